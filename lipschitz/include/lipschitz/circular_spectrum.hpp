@@ -1,0 +1,77 @@
+#pragma once
+/// \file circular_spectrum.hpp
+/// Singular values and certified spectral norm of a circular (strided) convolution, from the
+/// per-frequency blocks of a KernelSpectrum.
+
+#include <lipschitz/kernel_spectrum.hpp>
+
+#include <string>
+#include <vector>
+
+namespace lipschitz {
+
+/// How the singular values of each frequency block are computed.
+enum class BlockSolver {
+  gram_eigen,  ///< eigenvalues of the smaller Gram matrix, σ = √λ: fast; absolute error ~ ε·σ₁
+               ///< (tiny singular values lose relative accuracy, ALGORITHMS.md §1)
+  svd          ///< Eigen's divide-and-conquer SVD of the block: slower, relative accuracy on all
+};
+/// "gram-eigen" or "svd".
+std::string to_string(BlockSolver solver);
+/// Parses "gram-eigen" or "svd"; throws std::invalid_argument otherwise.
+BlockSolver block_solver_from_string(const std::string& text);
+
+/// Options for circular_singular_values().
+struct SpectrumOptions {
+  BlockSolver solver = BlockSolver::gram_eigen;  ///< per-block solver
+  int threads = 0;  ///< frequencies are processed in parallel on this many threads; 0: all cores
+};
+
+/// Every singular value of the circular strided convolution on the spectrum's torus, descending,
+/// with multiplicities: `m₁m₂ · groups · min(rows, cols)` values (ALGORITHMS.md §1–2).
+///
+/// Example: `circular_singular_values(KernelSpectrum<double>(w, conv, {8, 8}))`.
+template <class T>
+std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
+                                        const SpectrumOptions& options = {});
+
+/// Options for circular_norm_bounds().
+struct NormOptions {
+  /// Target relative width (upper − lower) / upper of the returned interval. Blocks whose Gram
+  /// bound falls within this of the best lower bound are not refined further. Widths below the
+  /// rounding margin (rounding_margin()) cannot be reached and are not tried.
+  double tolerance = 1e-6;
+  int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
+  int refine_steps = 64;  ///< further steps on the `refine_blocks` most promising blocks
+  int refine_blocks = 4;
+  int gram_steps = 4;     ///< Gram iterations per block before an exact eigen-solve
+  int threads = 0;        ///< 0: all cores
+};
+
+/// A certified interval for σ₁ of the circular operator, with what it cost.
+struct NormBounds {
+  double lower = 0;          ///< ≤ σ₁ (a vector reaching it exists, up to the rounding margin)
+  double upper = 0;          ///< ≥ σ₁, rounding margin included
+  Index blocks = 0;          ///< frequency blocks examined (half grid × groups)
+  Index pruned = 0;          ///< blocks dismissed by an upper bound below the best lower bound
+  Index settled = 0;         ///< blocks whose Gram bound came within the tolerance
+  Index resolved = 0;        ///< blocks that needed an exact eigen-solve
+  Extent argmax{0, 0};       ///< folded frequency ν of the best lower bound
+  Index argmax_group = 0;    ///< its group
+};
+
+/// Certified σ₁ of the circular strided convolution (ALGORITHMS.md §5): power iteration on
+/// every block gives lower bounds; then, in decreasing order of those, each block is bounded
+/// above by its Frobenius norm, then by Gram iteration (Delattre et al., ICML 2023), and
+/// solved exactly only if neither bound is below the best lower bound or within the tolerance.
+template <class T>
+NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options = {});
+
+/// Relative rounding margin applied to every certified bound computed in precision T on a
+/// block of the given size over a torus of `torus_points` points:
+/// `8 ε (log₂ N₁N₂ + rows + cols)`. It covers the FFT (error ∝ log N), the Gram product and
+/// the Hermitian eigen-solver (error ∝ dimension · ε · ‖A‖), with a safety factor.
+template <class T>
+double rounding_margin(Index rows, Index cols, Index torus_points);
+
+}  // namespace lipschitz

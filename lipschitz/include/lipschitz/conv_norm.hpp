@@ -1,0 +1,90 @@
+#pragma once
+/// \file conv_norm.hpp
+/// The spectral norm (and spectrum) of a convolution layer: the library's main entry point.
+
+#include <lipschitz/circular_spectrum.hpp>
+#include <lipschitz/conv_spec.hpp>
+#include <lipschitz/lanczos.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace lipschitz {
+
+/// How analyze_conv() reached its answer.
+enum class ConvMethod {
+  circular_exact,  ///< circular padding: per-frequency blocks on the input's torus (exact)
+  dense_svd,       ///< zero padding, small operator: the dense matrix and its SVD (exact)
+  torus_bound      ///< zero padding: certified torus upper bound + Lanczos lower bound (interval)
+};
+/// "circular-exact", "dense-svd" or "torus-bound+lanczos".
+std::string to_string(ConvMethod method);
+
+/// A layer whose analysis would need more memory than allowed.
+class ResourceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Options for analyze_conv().
+struct ConvNormOptions {
+  /// Target relative width (upper − lower)/upper of the σ₁ interval. Reached exactly for
+  /// circular layers (down to the rounding margin); for zero padding the width is what the
+  /// torus bound and the Lanczos lower bound leave, often wider.
+  double tolerance = 1e-6;
+  /// Also return every singular value (circular layers and dense-solved zero-padded ones).
+  bool all_singular_values = false;
+  BlockSolver solver = BlockSolver::gram_eigen;  ///< per-block solver for the full spectrum
+  int threads = 0;                  ///< worker threads; 0: all cores
+  int lanczos_steps = 64;           ///< Krylov dimension for the zero-padding lower bound
+  /// Zero-padded layers whose operator has at most this many rows and columns are solved
+  /// exactly as a dense matrix. 0 disables the dense path.
+  Index dense_limit = 1024;
+  /// Refuse layers needing more than this many bytes (ResourceError); 0: ¾ of physical memory.
+  double max_memory_bytes = 0;
+};
+
+/// What analyze_conv() found. Norm values are in double whatever the compute precision.
+struct ConvNormResult {
+  double spectral_norm = 0;  ///< the best estimate of σ₁: exact value, or a point in the interval
+  double lower_bound = 0;    ///< certified: σ₁ ≥ lower_bound
+  double upper_bound = 0;    ///< certified: σ₁ ≤ upper_bound
+  bool exact = false;        ///< the interval is within the tolerance (or the value is exact)
+  ConvMethod method = ConvMethod::circular_exact;
+  Extent torus{0, 0};        ///< torus the frequency analysis used (0 for dense)
+  std::vector<double> singular_values;  ///< every singular value, descending, if requested
+  NormBounds circular;       ///< diagnostics of the frequency-domain σ₁ search
+  LanczosResult lanczos;     ///< diagnostics of the Lanczos lower bound (zero padding)
+  double seconds = 0;        ///< wall time of the analysis
+};
+
+/// The spectral norm of the convolution layer `spec` with the given weight (PyTorch layout,
+/// see ConvSpec), in compute precision T (float or double).
+///
+/// - circular padding: exact, from the per-frequency blocks (Sedghi et al. 2019; ALGORITHMS.md
+///   §1–3), every singular value with multiplicity if requested;
+/// - zero padding / 'valid': the dense SVD when small, else a certified interval: the circular
+///   layer on the smallest torus holding the padded input bounds it above (§4), Lanczos on the
+///   true operator bounds it below.
+///
+/// Throws std::invalid_argument for an invalid spec or a non-finite weight, ResourceError when
+/// the analysis would not fit in memory.
+///
+/// Example:
+/// \code
+///   ConvNormResult r = analyze_conv(spec, weights.data());
+///   std::cout << r.lower_bound << " <= sigma_1 <= " << r.upper_bound;
+/// \endcode
+template <class T>
+ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight,
+                            const ConvNormOptions& options = {});
+
+/// σ₁ of the weight reshaped to a matrix as `torch.nn.utils.spectral_norm` does (and Miyato et
+/// al. 2018): `weight_dim0 × (rest)` for convolutions, `weight_dim1 × (rest)` for transposed
+/// ones (PyTorch uses dim = 1 there). Not a bound on the layer's norm (ALGORITHMS.md §5); shown
+/// for contrast.
+template <class T>
+double reshaped_weight_norm(const ConvSpec& spec, const T* weight);
+
+}  // namespace lipschitz

@@ -1,0 +1,53 @@
+#pragma once
+/// \file conv_operator.hpp
+/// The true (zero-padded) convolution and its adjoint, applied through the FFT on a torus.
+
+#include <lipschitz/kernel_spectrum.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace lipschitz {
+
+/// Applies the forward convolution `T` of a KernelSpectrum's geometry (zero padding `p`,
+/// stride, dilation, groups; PyTorch's cross-correlation) and its adjoint `Tᵀ`, exactly, by
+/// embedding the input in the spectrum's torus (ALGORITHMS.md §4: `T = P · S_N · C_N · E`).
+///
+/// Requires a torus that holds the padded input without wrap-around: `N ≥ n + p` and
+/// `N ≥ (m − 1)s + k_eff` per dimension (see `minimal_torus()`); circular layers use their own
+/// input size with `p = 0`. Owns FFTW plans and buffers: move-only, one thread at a time
+/// (it parallelises the per-frequency products internally).
+template <class T>
+class ConvOperator {
+ public:
+  /// \param spectrum kept by reference: it must outlive the operator
+  /// \param threads  threads for the per-frequency products; 0: all cores
+  explicit ConvOperator(const KernelSpectrum<T>& spectrum, int threads = 0);
+  ~ConvOperator();
+  ConvOperator(ConvOperator&&) noexcept;
+  ConvOperator& operator=(ConvOperator&&) noexcept;
+  ConvOperator(const ConvOperator&) = delete;
+  ConvOperator& operator=(const ConvOperator&) = delete;
+
+  /// c_in · n₁ · n₂
+  Index input_size() const;
+  /// c_out · m₁ · m₂
+  Index output_size() const;
+  /// y = T x; x is `(c_in, n₁, n₂)` row-major, y is `(c_out, m₁, m₂)`.
+  void apply(const T* x, T* y);
+  /// x = Tᵀ y.
+  void apply_adjoint(const T* y, T* x);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Smallest torus, per dimension a multiple of the stride, on which the zero-padded forward
+/// convolution `conv` is a selection of the circular one (ALGORITHMS.md §4).
+Extent minimal_torus(const ForwardConv& conv);
+
+extern template class ConvOperator<float>;
+extern template class ConvOperator<double>;
+
+}  // namespace lipschitz

@@ -1,0 +1,82 @@
+#pragma once
+/// \file kernel_spectrum.hpp
+/// The per-frequency matrices of a multi-channel convolution on a torus (Sedghi, Gupta & Long,
+/// ICLR 2019), folded for stride.
+
+#include <lipschitz/conv_spec.hpp>
+
+#include <Eigen/Core>
+
+#include <complex>
+#include <cstddef>
+#include <vector>
+
+namespace lipschitz {
+
+/// The 2-D DFT of every kernel slice on the torus `N_1 × N_2`, stored for the half grid of a
+/// real-to-complex transform (`N_1 × (N_2/2 + 1)` frequencies), each frequency a row-major
+/// `c_out × (c_in/groups)` matrix
+///
+///     M(ω) = Σ_t K[:, :, t] · exp(−2πi (u·t₁d₁/N₁ + v·t₂d₂/N₂))          (ALGORITHMS.md §1)
+///
+/// Taps land at `t·d mod N` and add up, so kernels larger than the torus wrap instead of being
+/// cropped. For stride `s` (dividing N), `block()` returns the folded matrix of §2
+///
+///     B(ν) = (s₁s₂)^(−1/2) · [ M(ν + a∘m) ]_{a ∈ [0,s₁)×[0,s₂)},  m = N/s,
+///
+/// one `(c_out/g) × (c_in/g · s₁s₂)` block per group. The singular values of the circular strided
+/// convolution on the torus are exactly the union over ν of those of the B(ν); since the kernel
+/// is real, B(−ν) has those of B(ν), so ν runs over half the folded grid with `multiplicity()`
+/// 2 or 1 (self-conjugate frequencies).
+///
+/// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers); construction costs one
+/// batched real FFT, `O(c_out c_in N₁N₂ log N₁N₂)`.
+template <class T>
+class KernelSpectrum {
+ public:
+  using Complex = std::complex<T>;
+  using Matrix = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
+
+  /// \param weight forward-convolution weight `(c_out, c_in/g, k₁, k₂)`, row-major
+  /// \param conv   its geometry (only channels, groups, kernel, dilation, stride are used)
+  /// \param torus  torus size, each a multiple of the stride
+  KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus);
+
+  /// Bytes the spectrum of `conv` on `torus` needs (buffer plus FFT scratch).
+  static double bytes_needed(const ForwardConv& conv, const Extent& torus);
+
+  const ForwardConv& conv() const { return conv_; }
+  const Extent& torus() const { return torus_; }
+  /// Folded grid size m = N / s.
+  const Extent& folded() const { return folded_; }
+  /// Frequencies ν of the half folded grid: `m₁ · (m₂/2 + 1)`.
+  Index frequency_count() const { return folded_[0] * (folded_[1] / 2 + 1); }
+  /// ν = (u, v) of frequency index `f`.
+  Extent frequency(Index f) const { return {f / (folded_[1] / 2 + 1), f % (folded_[1] / 2 + 1)}; }
+  /// 1 for self-conjugate ν (v = 0, or v = m₂/2 for even m₂), else 2.
+  Index multiplicity(Index f) const;
+  /// Rows and columns of each block B(ν).
+  Index block_rows() const { return conv_.out_channels / conv_.groups; }
+  Index block_cols() const { return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1]; }
+  /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
+  void block(Index f, Index group, Matrix& out) const;
+  /// M(ω) at a full-grid frequency, entry (o, i) with o the output channel, i the input channel
+  /// within its group. Uses M(−ω) = conj M(ω) for ω outside the stored half.
+  Complex entry(Index u, Index v, Index o, Index i) const;
+  /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
+  const Complex* half_matrix(Index u, Index v) const {
+    return data_.data() + (u * half_ + v) * matrix_size_;
+  }
+
+ private:
+  ForwardConv conv_;
+  Extent torus_, folded_;
+  Index half_ = 0;              // N₂/2 + 1
+  Index matrix_size_ = 0;       // c_out · c_in/g
+  std::vector<Complex> data_;   // [N₁][half_][c_out][c_in/g]
+};
+
+extern template class KernelSpectrum<float>;
+extern template class KernelSpectrum<double>;
+
+}  // namespace lipschitz

@@ -1,0 +1,250 @@
+#include <lipschitz/circular_spectrum.hpp>
+
+#include "parallel.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <Eigen/SVD>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <stdexcept>
+
+namespace lipschitz {
+
+std::string to_string(BlockSolver solver) {
+  return solver == BlockSolver::svd ? "svd" : "gram-eigen";
+}
+
+BlockSolver block_solver_from_string(const std::string& text) {
+  if (text == "gram-eigen") return BlockSolver::gram_eigen;
+  if (text == "svd") return BlockSolver::svd;
+  throw std::invalid_argument("block solver must be 'gram-eigen' or 'svd', got '" + text + "'");
+}
+
+template <class T>
+double rounding_margin(Index rows, Index cols, Index torus_points) {
+  const double eps = std::numeric_limits<T>::epsilon();
+  return 8.0 * eps * (std::log2(double(std::max<Index>(torus_points, 2))) + double(rows + cols));
+}
+
+namespace {
+
+template <class T>
+using Matrix = typename KernelSpectrum<T>::Matrix;
+template <class T>
+using Vector = Eigen::Matrix<std::complex<T>, Eigen::Dynamic, 1>;
+
+/// Lower triangle of the smaller Gram matrix: B Bᴴ if B is wide, Bᴴ B if tall.
+template <class T>
+void gram(const Matrix<T>& b, Matrix<T>& a) {
+  const Index d = std::min(b.rows(), b.cols());
+  a.setZero(d, d);
+  if (b.rows() <= b.cols())
+    a.template selfadjointView<Eigen::Lower>().rankUpdate(b);
+  else
+    a.template selfadjointView<Eigen::Lower>().rankUpdate(b.adjoint());
+}
+
+/// Largest eigenvalue of the Hermitian matrix whose lower triangle is `a`.
+template <class T>
+T largest_eigenvalue(const Matrix<T>& a) {
+  Eigen::SelfAdjointEigenSolver<Matrix<T>> es(a, Eigen::EigenvaluesOnly);
+  return es.eigenvalues().maxCoeff();
+}
+
+/// Power iteration on BᴴB started from the largest row of B; returns ‖B v‖/‖v‖ ≤ σ₁(B).
+template <class T>
+T power_lower_bound(const Matrix<T>& b, int steps, Vector<T>& v) {
+  if (v.size() != b.cols()) {
+    Index r = 0;
+    b.rowwise().squaredNorm().maxCoeff(&r);
+    v = b.row(r).adjoint();
+  }
+  Vector<T> w;
+  T value = 0;
+  for (int k = 0; k <= steps; ++k) {
+    const T nv = v.norm();
+    if (!(nv > 0)) return T(0);
+    v /= nv;
+    w.noalias() = b * v;
+    value = w.norm();
+    if (k < steps) v.noalias() = b.adjoint() * w;
+  }
+  return value;
+}
+
+/// Gram iteration (Delattre et al. 2023, ALGORITHMS.md §5) on the Hermitian PSD `a` (lower
+/// triangle), rescaled at every step: λ_max(A) ≤ ‖A^(2^j)‖_F^(1/2^j). Stops as soon as the bound
+/// is ≤ `stop`; returns the last bound on λ_max.
+template <class T>
+double gram_iteration(Matrix<T> h, int steps, double stop) {
+  h = h.template selfadjointView<Eigen::Lower>();
+  double log_c = std::log(double(h.norm()));  // log ‖A^(2^j)‖_F, tracked without overflow
+  if (!std::isfinite(log_c)) return log_c < 0 ? 0.0 : std::numeric_limits<double>::infinity();
+  h /= T(h.norm());
+  double bound = std::exp(log_c);
+  Matrix<T> next;
+  for (int j = 1; j <= steps && bound > stop; ++j) {
+    next.noalias() = h * h;  // H is Hermitian: Hᴴ H = H²
+    const double r = double(next.norm());
+    if (!(r > 0)) return bound;
+    h = next / T(r);
+    log_c = 2.0 * log_c + std::log(r);
+    bound = std::min(bound, std::exp(log_c / std::ldexp(1.0, j)));
+  }
+  return bound;
+}
+
+}  // namespace
+
+template <class T>
+std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
+                                        const SpectrumOptions& options) {
+  const Index freqs = spectrum.frequency_count();
+  const Index groups = spectrum.conv().groups;
+  const Index d = std::min(spectrum.block_rows(), spectrum.block_cols());
+  // Slot of each block's values in the output: multiplicity · d values per block.
+  std::vector<Index> offset(static_cast<std::size_t>(freqs + 1), 0);
+  for (Index f = 0; f < freqs; ++f) offset[f + 1] = offset[f] + spectrum.multiplicity(f) * d * groups;
+  std::vector<T> values(static_cast<std::size_t>(offset[freqs]));
+  const Index jobs = freqs * groups;
+  const int threads = detail::resolve_threads(options.threads);
+#pragma omp parallel num_threads(threads)
+  {
+    Matrix<T> b, a;
+    Eigen::Matrix<T, Eigen::Dynamic, 1> sv;
+#pragma omp for schedule(dynamic)
+    for (Index job = 0; job < jobs; ++job) {
+      const Index f = job / groups, g = job % groups;
+      spectrum.block(f, g, b);
+      if (options.solver == BlockSolver::svd) {
+        Eigen::BDCSVD<Matrix<T>> svd(b);
+        sv = svd.singularValues();
+      } else {
+        gram<T>(b, a);
+        Eigen::SelfAdjointEigenSolver<Matrix<T>> es(a, Eigen::EigenvaluesOnly);
+        sv = es.eigenvalues().cwiseMax(T(0)).cwiseSqrt();
+      }
+      const Index mult = spectrum.multiplicity(f);
+      T* out = values.data() + offset[f] + g * mult * d;
+      for (Index r = 0; r < mult; ++r) std::copy(sv.data(), sv.data() + d, out + r * d);
+    }
+  }
+  std::sort(values.begin(), values.end(), std::greater<T>());
+  return values;
+}
+
+template <class T>
+NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options) {
+  if (!(options.tolerance >= 0))
+    throw std::invalid_argument("tolerance must be non-negative, got " +
+                                std::to_string(options.tolerance));
+  const Index groups = spectrum.conv().groups;
+  const Index jobs = spectrum.frequency_count() * groups;
+  const int threads = detail::resolve_threads(options.threads);
+  const double margin = rounding_margin<T>(spectrum.block_rows(), spectrum.block_cols(),
+                                           spectrum.torus()[0] * spectrum.torus()[1]);
+  const double keep = 1.0 - margin, grow = 1.0 + margin;
+
+  // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
+  std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
+#pragma omp parallel num_threads(threads)
+  {
+    Matrix<T> b;
+    Vector<T> v;
+#pragma omp for schedule(dynamic)
+    for (Index job = 0; job < jobs; ++job) {
+      spectrum.block(job / groups, job % groups, b);
+      v.resize(0);
+      lower[job] = double(power_lower_bound<T>(b, options.power_steps, v)) * keep;
+      frob[job] = double(b.norm()) * grow;
+    }
+  }
+  std::vector<Index> order(static_cast<std::size_t>(jobs));
+  std::iota(order.begin(), order.end(), Index(0));
+  std::sort(order.begin(), order.end(), [&](Index x, Index y) { return lower[x] > lower[y]; });
+
+  // Sharpen the best few lower bounds with more power iterations.
+  const Index refine = std::min<Index>(options.refine_blocks, jobs);
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (Index r = 0; r < refine; ++r) {
+    Matrix<T> b;
+    Vector<T> v;
+    const Index job = order[r];
+    spectrum.block(job / groups, job % groups, b);
+    lower[job] = std::max(lower[job],
+                          double(power_lower_bound<T>(b, options.refine_steps, v)) * keep);
+  }
+  Index best = 0;
+  for (Index job = 1; job < jobs; ++job)
+    if (lower[job] > lower[best]) best = job;
+  std::atomic<double> best_lower{lower[best]};
+  auto raise = [&](double value) {
+    double cur = best_lower.load();
+    while (value > cur && !best_lower.compare_exchange_weak(cur, value)) {
+    }
+  };
+
+  // Phase 2, in decreasing order of the lower bounds so the best one is found early.
+  std::vector<double> upper(static_cast<std::size_t>(jobs));
+  std::atomic<Index> pruned{0}, settled{0}, resolved{0};
+  const double tol = options.tolerance;
+#pragma omp parallel num_threads(threads)
+  {
+    Matrix<T> b, a;
+#pragma omp for schedule(dynamic)
+    for (Index r = 0; r < jobs; ++r) {
+      const Index job = order[r];
+      const double floor = best_lower.load();
+      if (frob[job] <= floor) {
+        upper[job] = frob[job];
+        ++pruned;
+        continue;
+      }
+      spectrum.block(job / groups, job % groups, b);
+      gram<T>(b, a);
+      // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
+      // (pruned) or within the tolerance of it (settled).
+      const double target = floor * (1.0 + tol) / grow;
+      const double g = std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)) * grow;
+      if (g <= floor) {
+        upper[job] = g;
+        ++pruned;
+      } else if (g <= floor * (1.0 + tol)) {
+        upper[job] = g;
+        ++settled;
+      } else {
+        const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<T>(a))));
+        upper[job] = std::min(g, sigma * grow);
+        lower[job] = std::max(lower[job], sigma * keep);
+        raise(lower[job]);
+        ++resolved;
+      }
+    }
+  }
+  NormBounds out;
+  out.blocks = jobs;
+  out.pruned = pruned;
+  out.settled = settled;
+  out.resolved = resolved;
+  best = 0;
+  for (Index job = 1; job < jobs; ++job)
+    if (lower[job] > lower[best]) best = job;
+  out.lower = lower[best];
+  out.upper = *std::max_element(upper.begin(), upper.end());
+  out.argmax = spectrum.frequency(best / groups);
+  out.argmax_group = best % groups;
+  return out;
+}
+
+template double rounding_margin<float>(Index, Index, Index);
+template double rounding_margin<double>(Index, Index, Index);
+template std::vector<float> circular_singular_values(const KernelSpectrum<float>&, const SpectrumOptions&);
+template std::vector<double> circular_singular_values(const KernelSpectrum<double>&, const SpectrumOptions&);
+template NormBounds circular_norm_bounds(const KernelSpectrum<float>&, const NormOptions&);
+template NormBounds circular_norm_bounds(const KernelSpectrum<double>&, const NormOptions&);
+
+}  // namespace lipschitz

@@ -1,0 +1,184 @@
+#include <lipschitz/conv_norm.hpp>
+
+#include <lipschitz/conv_operator.hpp>
+
+#include "parallel.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <Eigen/SVD>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+namespace lipschitz {
+
+std::string to_string(ConvMethod method) {
+  switch (method) {
+    case ConvMethod::circular_exact: return "circular-exact";
+    case ConvMethod::dense_svd: return "dense-svd";
+    case ConvMethod::torus_bound: return "torus-bound+lanczos";
+  }
+  return "?";
+}
+
+namespace {
+
+double physical_memory_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 8.0 * (1 << 30);
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1 << 30));
+  return buf;
+}
+
+void check_memory(double need, const ConvNormOptions& options, const std::string& what) {
+  const double allowed =
+      options.max_memory_bytes > 0 ? options.max_memory_bytes : 0.75 * physical_memory_bytes();
+  if (need > allowed)
+    throw ResourceError("the layer would need about " + gib(need) + " for " + what + ", more than the " +
+                        gib(allowed) + " allowed (set a larger limit or a smaller input size)");
+}
+
+template <class T>
+void check_finite(const ConvSpec& spec, const T* weight) {
+  const Index n = weight_size(spec);
+  for (Index i = 0; i < n; ++i)
+    if (!std::isfinite(weight[i]))
+      throw std::invalid_argument("weight entry " + std::to_string(i) + " is not finite (" +
+                                  std::to_string(double(weight[i])) + ")");
+}
+
+// The dense operator of a (small) forward convolution, column by column through ConvOperator.
+template <class T>
+Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> dense_operator(ConvOperator<T>& op) {
+  Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> a(op.output_size(), op.input_size());
+  Eigen::Matrix<T, Eigen::Dynamic, 1> e = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(op.input_size());
+  for (Index j = 0; j < op.input_size(); ++j) {
+    e(j) = T(1);
+    op.apply(e.data(), a.col(j).data());
+    e(j) = T(0);
+  }
+  return a;
+}
+
+}  // namespace
+
+template <class T>
+ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  validate(spec);
+  check_finite(spec, weight);
+  if (!(options.tolerance >= 0))
+    throw std::invalid_argument("tolerance must be non-negative, got " + std::to_string(options.tolerance));
+  const ForwardConv conv = forward_conv(spec);
+  const Index in_dim = conv.in_channels * conv.input[0] * conv.input[1];
+  const Index out_dim = conv.out_channels * conv.output[0] * conv.output[1];
+  const int threads = detail::resolve_threads(options.threads);
+  ConvNormResult r;
+
+  const bool dense = !conv.circular && in_dim <= options.dense_limit && out_dim <= options.dense_limit;
+  const Extent torus = minimal_torus(conv);
+  const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus);
+  const double block_bytes = [&] {
+    const double rows = double(conv.out_channels / conv.groups);
+    const double cols = double(conv.in_channels / conv.groups * conv.stride[0] * conv.stride[1]);
+    return 4.0 * threads * (rows * cols + std::min(rows, cols) * std::min(rows, cols)) * sizeof(std::complex<T>);
+  }();
+  check_memory(spectrum_bytes + block_bytes, options,
+               "the frequency matrices on a " + std::to_string(torus[0]) + "x" + std::to_string(torus[1]) + " torus");
+  const KernelSpectrum<T> spectrum(weight, conv, torus);
+  r.torus = torus;
+  const double margin = rounding_margin<T>(spectrum.block_rows(), spectrum.block_cols(), torus[0] * torus[1]);
+
+  if (conv.circular) {
+    r.method = ConvMethod::circular_exact;
+    NormOptions no;
+    no.tolerance = options.tolerance;
+    no.threads = threads;
+    r.circular = circular_norm_bounds(spectrum, no);
+    r.lower_bound = r.circular.lower;
+    r.upper_bound = r.circular.upper;
+    if (options.all_singular_values) {
+      check_memory(spectrum_bytes + block_bytes + double(out_dim < in_dim ? out_dim : in_dim) * 2 * sizeof(T), options,
+                   "the full list of singular values");
+      SpectrumOptions so;
+      so.solver = options.solver;
+      so.threads = threads;
+      const std::vector<T> sv = circular_singular_values(spectrum, so);
+      r.singular_values.assign(sv.begin(), sv.end());
+    }
+  } else if (dense) {
+    r.method = ConvMethod::dense_svd;
+    ConvOperator<T> op(spectrum, 1);
+    const auto a = dense_operator(op);
+    Eigen::BDCSVD<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>> svd(a);
+    const auto& sv = svd.singularValues();
+    const double dense_margin = margin + 8.0 * std::numeric_limits<T>::epsilon() * double(in_dim + out_dim);
+    const double s1 = sv.size() ? double(sv(0)) : 0.0;
+    r.lower_bound = s1 * (1 - dense_margin);
+    r.upper_bound = s1 * (1 + dense_margin);
+    if (options.all_singular_values)
+      for (Index i = 0; i < sv.size(); ++i) r.singular_values.push_back(double(sv(i)));
+  } else {
+    r.method = ConvMethod::torus_bound;
+    NormOptions no;
+    no.tolerance = options.tolerance;
+    no.threads = threads;
+    r.circular = circular_norm_bounds(spectrum, no);
+    r.upper_bound = r.circular.upper;
+    // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
+    // true operator gives a lower bound reached by an actual input.
+    const double krylov_bytes = double(options.lanczos_steps + 2) * double(in_dim) * sizeof(T) +
+                                double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
+                                    (sizeof(T) + sizeof(std::complex<T>));
+    check_memory(spectrum_bytes + krylov_bytes, options, "the Lanczos lower bound");
+    ConvOperator<T> op(spectrum, threads);
+    LanczosOptions lo;
+    lo.max_steps = options.lanczos_steps;
+    lo.target = r.upper_bound * (1 - options.tolerance);
+    r.lanczos = lanczos_top_singular_value<T>(op, lo);
+    r.lower_bound = r.lanczos.value * (1 - margin);
+  }
+  if (r.method == ConvMethod::torus_bound) {
+    // The Lanczos Ritz value is the best point estimate; keep it inside the certified interval.
+    r.spectral_norm = std::min(std::max(r.lanczos.ritz, r.lower_bound), r.upper_bound);
+  } else {
+    r.spectral_norm = 0.5 * (r.lower_bound + r.upper_bound);
+  }
+  r.exact = r.upper_bound - r.lower_bound <= std::max(options.tolerance, 2 * margin) * r.upper_bound ||
+            r.method == ConvMethod::dense_svd;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+template <class T>
+double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
+  validate(spec);
+  const Index d0 = spec.weight_dim0, d1 = spec.weight_dim1, taps = spec.kernel[0] * spec.kernel[1];
+  // Rows: dim 0 (Conv) or dim 1 (ConvTranspose, where spectral_norm uses dim = 1).
+  const Index rows = spec.transposed ? d1 : d0, cols = weight_size(spec) / rows;
+  Eigen::MatrixXd w(rows, cols);
+  for (Index a = 0; a < d0; ++a)
+    for (Index b = 0; b < d1; ++b)
+      for (Index t = 0; t < taps; ++t) {
+        const double v = double(weight[(a * d1 + b) * taps + t]);
+        if (spec.transposed) w(b, a * taps + t) = v; else w(a, b * taps + t) = v;
+      }
+  Eigen::MatrixXd g = rows <= cols ? Eigen::MatrixXd(w * w.transpose()) : Eigen::MatrixXd(w.transpose() * w);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(g, Eigen::EigenvaluesOnly);
+  return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
+}
+
+template ConvNormResult analyze_conv(const ConvSpec&, const float*, const ConvNormOptions&);
+template ConvNormResult analyze_conv(const ConvSpec&, const double*, const ConvNormOptions&);
+template double reshaped_weight_norm(const ConvSpec&, const float*);
+template double reshaped_weight_norm(const ConvSpec&, const double*);
+
+}  // namespace lipschitz

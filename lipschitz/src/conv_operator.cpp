@@ -1,0 +1,154 @@
+#include <lipschitz/conv_operator.hpp>
+
+#include "fftw_plan.hpp"
+#include "parallel.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace lipschitz {
+
+Extent minimal_torus(const ForwardConv& conv) {
+  Extent torus{};
+  for (int a = 0; a < 2; ++a) {
+    const Index k_eff = (conv.kernel[a] - 1) * conv.dilation[a] + 1;
+    const Index s = conv.stride[a];
+    Index need = conv.circular ? conv.input[a]
+                               : std::max(conv.input[a] + conv.padding[a],
+                                          (conv.output[a] - 1) * s + k_eff);
+    torus[a] = (need + s - 1) / s * s;
+  }
+  return torus;
+}
+
+template <class T>
+struct ConvOperator<T>::Impl {
+  using Complex = std::complex<T>;
+  using RowMatrix = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Vector = Eigen::Matrix<Complex, Eigen::Dynamic, 1>;
+
+  const KernelSpectrum<T>* spectrum;
+  ForwardConv conv;
+  Extent torus;
+  Index points = 0, half = 0, freqs = 0, c_in = 0, c_out = 0, in_g = 0, out_g = 0;
+  int threads = 1;
+  std::vector<T> real_in, real_out;
+  std::vector<Complex> freq_in, freq_out;  // frequency-major: [f][channel]
+  detail::FftPlan<T> r2c_in, c2r_in, r2c_out, c2r_out;
+
+  Impl(const KernelSpectrum<T>& s, int t) : spectrum(&s), conv(s.conv()), torus(s.torus()) {
+    const Extent need = minimal_torus(conv);
+    if (torus[0] < need[0] || torus[1] < need[1])
+      throw std::invalid_argument("ConvOperator: torus " + std::to_string(torus[0]) + "x" +
+                                  std::to_string(torus[1]) + " is smaller than the " +
+                                  std::to_string(need[0]) + "x" + std::to_string(need[1]) +
+                                  " the layer needs");
+    threads = detail::resolve_threads(t);
+    points = torus[0] * torus[1];
+    half = torus[1] / 2 + 1;
+    freqs = torus[0] * half;
+    c_in = conv.in_channels;
+    c_out = conv.out_channels;
+    in_g = c_in / conv.groups;
+    out_g = c_out / conv.groups;
+    real_in.assign(static_cast<std::size_t>(c_in * points), T(0));
+    real_out.assign(static_cast<std::size_t>(c_out * points), T(0));
+    freq_in.assign(static_cast<std::size_t>(c_in * freqs), Complex(0));
+    freq_out.assign(static_cast<std::size_t>(c_out * freqs), Complex(0));
+    const int n[2] = {static_cast<int>(torus[0]), static_cast<int>(torus[1])};
+    const int np = static_cast<int>(points);
+    std::lock_guard<std::mutex> lock(detail::fftw_planner_mutex());
+    using F = detail::Fftw<T>;
+    r2c_in = detail::FftPlan<T>(F::r2c(2, n, int(c_in), real_in.data(), 1, np, freq_in.data(), int(c_in), 1));
+    c2r_in = detail::FftPlan<T>(F::c2r(2, n, int(c_in), freq_in.data(), int(c_in), 1, real_in.data(), 1, np));
+    r2c_out = detail::FftPlan<T>(F::r2c(2, n, int(c_out), real_out.data(), 1, np, freq_out.data(), int(c_out), 1));
+    c2r_out = detail::FftPlan<T>(F::c2r(2, n, int(c_out), freq_out.data(), int(c_out), 1, real_out.data(), 1, np));
+    if (!r2c_in || !c2r_in || !r2c_out || !c2r_out)
+      throw std::runtime_error("FFTW could not plan the convolution transforms");
+  }
+
+  // Input pixel (a, b) sits at torus (p₁ + a, p₂ + b); output pixel (j₁, j₂) reads torus
+  // position (j₁s₁, j₂s₂). With no wrap-around this is exactly the zero-padded layer.
+  void apply(const T* x, T* y) {
+    std::fill(real_in.begin(), real_in.end(), T(0));
+    const Extent n = conv.input, m = conv.output, p = conv.padding, s = conv.stride;
+    for (Index c = 0; c < c_in; ++c)
+      for (Index a = 0; a < n[0]; ++a)
+        std::copy(x + (c * n[0] + a) * n[1], x + (c * n[0] + a + 1) * n[1],
+                  real_in.data() + c * points + (p[0] + a) * torus[1] + p[1]);
+    detail::Fftw<T>::execute_r2c(r2c_in.get(), real_in.data(), freq_in.data());
+    // Cross-correlation: Ŷ(ω) = conj(M(ω)) X̂(ω) (M is the DFT of the kernel, ALGORITHMS.md §1).
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (Index f = 0; f < freqs; ++f) {
+      const Eigen::Map<const RowMatrix> mat(spectrum->half_matrix(f / half, f % half), c_out, in_g);
+      const Eigen::Map<const Vector> xf(freq_in.data() + f * c_in, c_in);
+      Eigen::Map<Vector> yf(freq_out.data() + f * c_out, c_out);
+      for (Index g = 0; g < conv.groups; ++g)
+        yf.segment(g * out_g, out_g).noalias() =
+            mat.middleRows(g * out_g, out_g).conjugate() * xf.segment(g * in_g, in_g);
+    }
+    detail::Fftw<T>::execute_c2r(c2r_out.get(), freq_out.data(), real_out.data());
+    const T scale = T(1) / T(points);
+    for (Index o = 0; o < c_out; ++o)
+      for (Index j1 = 0; j1 < m[0]; ++j1)
+        for (Index j2 = 0; j2 < m[1]; ++j2)
+          y[(o * m[0] + j1) * m[1] + j2] =
+              scale * real_out[static_cast<std::size_t>(o * points + j1 * s[0] * torus[1] + j2 * s[1])];
+  }
+
+  void apply_adjoint(const T* y, T* x) {
+    std::fill(real_out.begin(), real_out.end(), T(0));
+    const Extent n = conv.input, m = conv.output, p = conv.padding, s = conv.stride;
+    for (Index o = 0; o < c_out; ++o)
+      for (Index j1 = 0; j1 < m[0]; ++j1)
+        for (Index j2 = 0; j2 < m[1]; ++j2)
+          real_out[static_cast<std::size_t>(o * points + j1 * s[0] * torus[1] + j2 * s[1])] =
+              y[(o * m[0] + j1) * m[1] + j2];
+    detail::Fftw<T>::execute_r2c(r2c_out.get(), real_out.data(), freq_out.data());
+    // The adjoint of multiplying by conj(M) is multiplying by Mᵀ.
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (Index f = 0; f < freqs; ++f) {
+      const Eigen::Map<const RowMatrix> mat(spectrum->half_matrix(f / half, f % half), c_out, in_g);
+      const Eigen::Map<const Vector> yf(freq_out.data() + f * c_out, c_out);
+      Eigen::Map<Vector> xf(freq_in.data() + f * c_in, c_in);
+      for (Index g = 0; g < conv.groups; ++g)
+        xf.segment(g * in_g, in_g).noalias() =
+            mat.middleRows(g * out_g, out_g).transpose() * yf.segment(g * out_g, out_g);
+    }
+    detail::Fftw<T>::execute_c2r(c2r_in.get(), freq_in.data(), real_in.data());
+    const T scale = T(1) / T(points);
+    for (Index c = 0; c < c_in; ++c)
+      for (Index a = 0; a < n[0]; ++a)
+        for (Index b = 0; b < n[1]; ++b)
+          x[(c * n[0] + a) * n[1] + b] =
+              scale * real_in[static_cast<std::size_t>(c * points + (p[0] + a) * torus[1] + p[1] + b)];
+  }
+};
+
+template <class T>
+ConvOperator<T>::ConvOperator(const KernelSpectrum<T>& spectrum, int threads)
+    : impl_(std::make_unique<Impl>(spectrum, threads)) {}
+template <class T>
+ConvOperator<T>::~ConvOperator() = default;
+template <class T>
+ConvOperator<T>::ConvOperator(ConvOperator&&) noexcept = default;
+template <class T>
+ConvOperator<T>& ConvOperator<T>::operator=(ConvOperator&&) noexcept = default;
+template <class T>
+Index ConvOperator<T>::input_size() const {
+  return impl_->c_in * impl_->conv.input[0] * impl_->conv.input[1];
+}
+template <class T>
+Index ConvOperator<T>::output_size() const {
+  return impl_->c_out * impl_->conv.output[0] * impl_->conv.output[1];
+}
+template <class T>
+void ConvOperator<T>::apply(const T* x, T* y) { impl_->apply(x, y); }
+template <class T>
+void ConvOperator<T>::apply_adjoint(const T* y, T* x) { impl_->apply_adjoint(y, x); }
+
+template class ConvOperator<float>;
+template class ConvOperator<double>;
+
+}  // namespace lipschitz
