@@ -30,6 +30,8 @@ Extent parse_extent(const std::string& text, int spatial_dims, const std::string
   std::vector<Index> parts;
   std::stringstream ss(text);
   std::string item;
+  if (!text.empty() && text.back() == 'x')
+    throw UsageError(flag + " must be N or HxW with non-negative integers, got '" + text + "'");
   while (std::getline(ss, item, 'x')) {
     if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 9)
       throw UsageError(flag + " must be N or HxW with non-negative integers, got '" + text + "'");
@@ -243,7 +245,12 @@ int conv_command(int argc, const char* const* argv) {
     spec.kernel = spec.spatial_dims == 1 ? Extent{1, w.shape[2]} : Extent{w.shape[2], w.shape[3]};
     spec.transposed = vm.count("transposed") > 0;
     spec.groups = vm["groups"].as<long long>();
-    spec.padding_mode = padding_mode_from_string(vm["padding-mode"].as<std::string>());
+    if (spec.groups < 1) throw UsageError("--groups must be at least 1, got " + std::to_string(spec.groups));
+    try {
+      spec.padding_mode = padding_mode_from_string(vm["padding-mode"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--padding-mode: ") + e.what());
+    }
     const int nd = spec.spatial_dims;
     spec.input = example && !vm.count("input") ? Extent{32, 32} : parse_extent(vm["input"].as<std::string>(), nd, "--input", 1);
     spec.stride = parse_extent(example && vm["stride"].defaulted() ? "2" : vm["stride"].as<std::string>(), nd, "--stride", 1);
@@ -264,7 +271,11 @@ int conv_command(int argc, const char* const* argv) {
     options.tolerance = vm["tolerance"].as<double>();
     options.threads = vm["threads"].as<int>();
     options.all_singular_values = vm.count("all") > 0;
-    options.solver = block_solver_from_string(vm["solver"].as<std::string>());
+    try {
+      options.solver = block_solver_from_string(vm["solver"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--solver: ") + e.what());
+    }
     options.dense_limit = vm["dense-limit"].as<long long>();
     options.max_memory_bytes = vm["max-memory"].as<double>() * double(1 << 30);
     if (options.threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");

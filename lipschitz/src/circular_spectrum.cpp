@@ -25,9 +25,13 @@ BlockSolver block_solver_from_string(const std::string& text) {
 }
 
 template <class T>
-double rounding_margin(Index rows, Index cols, Index torus_points) {
+RoundingMargin rounding_margin(const KernelSpectrum<T>& spectrum, Index rows, Index cols) {
   const double eps = std::numeric_limits<T>::epsilon();
-  return 8.0 * eps * (std::log2(double(std::max<Index>(torus_points, 2))) + double(rows + cols));
+  const double points = double(spectrum.torus()[0]) * double(spectrum.torus()[1]);
+  RoundingMargin m;
+  m.relative = 8.0 * eps * double(rows + cols);
+  m.absolute = 8.0 * eps * (std::log2(std::max(points, 2.0)) + 1.0) * spectrum.norm_scale();
+  return m;
 }
 
 namespace {
@@ -121,7 +125,8 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
       const Index f = job / groups, g = job % groups;
       spectrum.block(f, g, b);
       if (options.solver == BlockSolver::svd) {
-        Eigen::BDCSVD<Matrix<T>> svd(b);
+        // Jacobi, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values for repeated ones.
+        Eigen::JacobiSVD<Matrix<T>> svd(b);
         sv = svd.singularValues();
       } else {
         gram<T>(b, a);
@@ -145,9 +150,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   const Index groups = spectrum.conv().groups;
   const Index jobs = spectrum.frequency_count() * groups;
   const int threads = detail::resolve_threads(options.threads);
-  const double margin = rounding_margin<T>(spectrum.block_rows(), spectrum.block_cols(),
-                                           spectrum.torus()[0] * spectrum.torus()[1]);
-  const double keep = 1.0 - margin, grow = 1.0 + margin;
+  const RoundingMargin margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
 
   // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
@@ -159,8 +162,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     for (Index job = 0; job < jobs; ++job) {
       spectrum.block(job / groups, job % groups, b);
       v.resize(0);
-      lower[job] = double(power_lower_bound<T>(b, options.power_steps, v)) * keep;
-      frob[job] = double(b.norm()) * grow;
+      lower[job] = margin.lower(double(power_lower_bound<T>(b, options.power_steps, v)));
+      frob[job] = margin.upper(double(b.norm()));
     }
   }
   std::vector<Index> order(static_cast<std::size_t>(jobs));
@@ -176,7 +179,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     const Index job = order[r];
     spectrum.block(job / groups, job % groups, b);
     lower[job] = std::max(lower[job],
-                          double(power_lower_bound<T>(b, options.refine_steps, v)) * keep);
+                          margin.lower(double(power_lower_bound<T>(b, options.refine_steps, v))));
   }
   Index best = 0;
   for (Index job = 1; job < jobs; ++job)
@@ -208,8 +211,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       gram<T>(b, a);
       // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
       // (pruned) or within the tolerance of it (settled).
-      const double target = floor * (1.0 + tol) / grow;
-      const double g = std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)) * grow;
+      const double target = std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+      const double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
       if (g <= floor) {
         upper[job] = g;
         ++pruned;
@@ -218,8 +221,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
         ++settled;
       } else {
         const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<T>(a))));
-        upper[job] = std::min(g, sigma * grow);
-        lower[job] = std::max(lower[job], sigma * keep);
+        upper[job] = std::min(g, margin.upper(sigma));
+        lower[job] = std::max(lower[job], margin.lower(sigma));
         raise(lower[job]);
         ++resolved;
       }
@@ -240,8 +243,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   return out;
 }
 
-template double rounding_margin<float>(Index, Index, Index);
-template double rounding_margin<double>(Index, Index, Index);
+template RoundingMargin rounding_margin(const KernelSpectrum<float>&, Index, Index);
+template RoundingMargin rounding_margin(const KernelSpectrum<double>&, Index, Index);
 template std::vector<float> circular_singular_values(const KernelSpectrum<float>&, const SpectrumOptions&);
 template std::vector<double> circular_singular_values(const KernelSpectrum<double>&, const SpectrumOptions&);
 template NormBounds circular_norm_bounds(const KernelSpectrum<float>&, const NormOptions&);

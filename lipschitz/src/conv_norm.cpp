@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -68,6 +69,25 @@ Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> dense_operator(ConvOperator<T>&
   return a;
 }
 
+// Singular values of a dense matrix, descending: the Gram eigenvalues (fast, absolute accuracy
+// ε·σ₁) or a Jacobi SVD (relative accuracy). Not BDCSVD: Eigen 3.4.0's returns wrong values
+// when singular values repeat, as they do for convolutions.
+template <class T>
+std::vector<double> dense_singular_values(const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>& a,
+                                          BlockSolver solver) {
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  Eigen::Matrix<T, Eigen::Dynamic, 1> s;
+  if (solver == BlockSolver::svd) {
+    s = Eigen::JacobiSVD<Mat>(a).singularValues();
+  } else {
+    const Mat g = a.rows() <= a.cols() ? Mat(a * a.transpose()) : Mat(a.transpose() * a);
+    s = Eigen::SelfAdjointEigenSolver<Mat>(g, Eigen::EigenvaluesOnly).eigenvalues().cwiseMax(T(0)).cwiseSqrt();
+  }
+  std::vector<double> v(s.data(), s.data() + s.size());
+  std::sort(v.begin(), v.end(), std::greater<double>());
+  return v;
+}
+
 }  // namespace
 
 template <class T>
@@ -95,7 +115,6 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
                "the frequency matrices on a " + std::to_string(torus[0]) + "x" + std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus);
   r.torus = torus;
-  const double margin = rounding_margin<T>(spectrum.block_rows(), spectrum.block_cols(), torus[0] * torus[1]);
 
   if (conv.circular) {
     r.method = ConvMethod::circular_exact;
@@ -117,15 +136,13 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   } else if (dense) {
     r.method = ConvMethod::dense_svd;
     ConvOperator<T> op(spectrum, 1);
-    const auto a = dense_operator(op);
-    Eigen::BDCSVD<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>> svd(a);
-    const auto& sv = svd.singularValues();
-    const double dense_margin = margin + 8.0 * std::numeric_limits<T>::epsilon() * double(in_dim + out_dim);
-    const double s1 = sv.size() ? double(sv(0)) : 0.0;
-    r.lower_bound = s1 * (1 - dense_margin);
-    r.upper_bound = s1 * (1 + dense_margin);
-    if (options.all_singular_values)
-      for (Index i = 0; i < sv.size(); ++i) r.singular_values.push_back(double(sv(i)));
+    const auto sv = dense_singular_values(dense_operator(op), options.solver);
+    const RoundingMargin margin = rounding_margin(spectrum, out_dim, in_dim);
+    const double s1 = sv.empty() ? 0.0 : sv.front();
+    r.lower_bound = margin.lower(s1);
+    r.upper_bound = margin.upper(s1);
+    r.spectral_norm = s1;
+    if (options.all_singular_values) r.singular_values = sv;
   } else {
     r.method = ConvMethod::torus_bound;
     NormOptions no;
@@ -144,16 +161,21 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     lo.max_steps = options.lanczos_steps;
     lo.target = r.upper_bound * (1 - options.tolerance);
     r.lanczos = lanczos_top_singular_value<T>(op, lo);
-    r.lower_bound = r.lanczos.value * (1 - margin);
+    // One application of T in floating point: the margin of a block as wide as a pixel's
+    // receptive field (channels · taps), plus the FFT's absolute error.
+    const RoundingMargin margin = rounding_margin(spectrum, conv.out_channels, conv.in_channels * conv.kernel[0] * conv.kernel[1]);
+    r.lower_bound = margin.lower(r.lanczos.value);
   }
   if (r.method == ConvMethod::torus_bound) {
     // The Lanczos Ritz value is the best point estimate; keep it inside the certified interval.
     r.spectral_norm = std::min(std::max(r.lanczos.ritz, r.lower_bound), r.upper_bound);
-  } else {
+  } else if (r.method == ConvMethod::circular_exact) {
     r.spectral_norm = 0.5 * (r.lower_bound + r.upper_bound);
   }
-  r.exact = r.upper_bound - r.lower_bound <= std::max(options.tolerance, 2 * margin) * r.upper_bound ||
-            r.method == ConvMethod::dense_svd;
+  const RoundingMargin block_margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+  r.exact = r.method != ConvMethod::torus_bound ||
+            r.upper_bound - r.lower_bound <=
+                std::max(options.tolerance * r.upper_bound, 2 * (block_margin.relative * r.upper_bound + block_margin.absolute));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

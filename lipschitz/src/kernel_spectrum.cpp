@@ -26,6 +26,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
 
   // Each slice zero-padded to the torus; taps t·d wrap modulo N and add up (ALGORITHMS.md §1:
   // cropping instead, as numpy's fft2(K, n) does, gives wrong values when k_eff > N).
+  double sum_squares = 0;
+  for (Index i = 0; i < matrix_size_ * kernel_taps; ++i) sum_squares += double(weight[i]) * double(weight[i]);
+  norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
+
   std::vector<T> slices(static_cast<std::size_t>(matrix_size_ * points), T(0));
   for (Index s = 0; s < matrix_size_; ++s) {
     T* dst = slices.data() + s * points;

@@ -5,6 +5,7 @@
 
 #include <lipschitz/kernel_spectrum.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -14,7 +15,7 @@ namespace lipschitz {
 enum class BlockSolver {
   gram_eigen,  ///< eigenvalues of the smaller Gram matrix, σ = √λ: fast; absolute error ~ ε·σ₁
                ///< (tiny singular values lose relative accuracy, ALGORITHMS.md §1)
-  svd          ///< Eigen's divide-and-conquer SVD of the block: slower, relative accuracy on all
+  svd          ///< one-sided Jacobi SVD of the block: slower, relative accuracy on every value
 };
 /// "gram-eigen" or "svd".
 std::string to_string(BlockSolver solver);
@@ -39,7 +40,7 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
 struct NormOptions {
   /// Target relative width (upper − lower) / upper of the returned interval. Blocks whose Gram
   /// bound falls within this of the best lower bound are not refined further. Widths below the
-  /// rounding margin (rounding_margin()) cannot be reached and are not tried.
+  /// rounding margin (RoundingMargin) cannot be reached and are not tried.
   double tolerance = 1e-6;
   int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
   int refine_steps = 64;  ///< further steps on the `refine_blocks` most promising blocks
@@ -67,11 +68,21 @@ struct NormBounds {
 template <class T>
 NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options = {});
 
-/// Relative rounding margin applied to every certified bound computed in precision T on a
-/// block of the given size over a torus of `torus_points` points:
-/// `8 ε (log₂ N₁N₂ + rows + cols)`. It covers the FFT (error ∝ log N), the Gram product and
-/// the Hermitian eigen-solver (error ∝ dimension · ε · ‖A‖), with a safety factor.
+/// How far a value computed in floating point may be from the exact one: every certified bound
+/// is widened to `v·(1 − relative) − absolute` (lower) or `v·(1 + relative) + absolute` (upper).
+struct RoundingMargin {
+  /// `8 ε (rows + cols)`: products, Gram matrix and Hermitian eigen-solver, whose backward
+  /// errors are ∝ dimension · ε · ‖A‖.
+  double relative = 0;
+  /// `8 ε (log₂ N₁N₂ + 1) · √(k₁k₂)‖K‖_F`: the FFT of the kernel (and of inputs), whose error per
+  /// entry is ∝ ε log N · Σ_t |K_t|, bounded through the kernel's norm scale.
+  double absolute = 0;
+  double lower(double v) const { return v > 0 ? std::max(0.0, v * (1 - relative) - absolute) : 0.0; }
+  double upper(double v) const { return v * (1 + relative) + absolute; }
+};
+
+/// The rounding margin for blocks of `rows × cols` on the spectrum's torus, in precision T.
 template <class T>
-double rounding_margin(Index rows, Index cols, Index torus_points);
+RoundingMargin rounding_margin(const KernelSpectrum<T>& spectrum, Index rows, Index cols);
 
 }  // namespace lipschitz

@@ -64,6 +64,9 @@ class KernelSpectrum {
   /// within its group. Uses M(−ω) = conj M(ω) for ω outside the stored half.
   Complex entry(Index u, Index v, Index o, Index i) const;
   /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
+  /// `√(k₁k₂) · ‖K‖_F`: an upper bound on the norm of the layer with any padding and stride
+  /// (triangle inequality over the taps); the scale of the FFT's absolute rounding error.
+  double norm_scale() const { return norm_scale_; }
   const Complex* half_matrix(Index u, Index v) const {
     return data_.data() + (u * half_ + v) * matrix_size_;
   }
@@ -73,6 +76,7 @@ class KernelSpectrum {
   Extent torus_, folded_;
   Index half_ = 0;              // N₂/2 + 1
   Index matrix_size_ = 0;       // c_out · c_in/g
+  double norm_scale_ = 0;
   std::vector<Complex> data_;   // [N₁][half_][c_out][c_in/g]
 };
 

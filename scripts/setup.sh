@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what lipschitz needs from Debian 12's packages (as root, or through sudo) and builds
+# it in ./build. Safe to run again: installs only what is missing, rebuilds incrementally.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache
+  libfftw3-dev libeigen3-dev libboost-program-options-dev doctest-dev libbenchmark-dev
+  python3-numpy python3-torch
+  libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$(nproc)"
