@@ -204,7 +204,8 @@ int conv_command(int argc, const char* const* argv) {
     ("threads", po::value<int>()->default_value(0), "worker threads (0: all cores)")
     ("precision", po::value<std::string>()->default_value("double"), "compute precision: double or float")
     ("solver", po::value<std::string>()->default_value("gram-eigen"),
-     "per-frequency solver for --all: gram-eigen (fast) or svd (relative accuracy on tiny values)")
+     "solver for each frequency block with --all, and for the dense path: gram-eigen (fast) or "
+     "svd (relative accuracy on tiny values)")
     ("dense-limit", po::value<long long>()->default_value(1024),
      "zero-padded layers with at most this many rows and columns are solved exactly as a dense matrix")
     ("max-memory", po::value<double>()->default_value(0), "refuse layers needing more than this many GiB (0: 3/4 of RAM)")
@@ -214,7 +215,8 @@ int conv_command(int argc, const char* const* argv) {
   // clang-format on
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(desc).run(), vm);
+    // No positional arguments: a stray word is an error, not silently ignored.
+    po::store(po::command_line_parser(argc, argv).options(desc).positional({}).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << "lipschitz conv: " << e.what() << "\n(see lipschitz conv --help)\n";

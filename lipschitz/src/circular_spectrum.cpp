@@ -240,6 +240,13 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   out.upper = *std::max_element(upper.begin(), upper.end());
   out.argmax = spectrum.frequency(best / groups);
   out.argmax_group = best % groups;
+  if (jobs > 0) {
+    Matrix<T> b;
+    Vector<T> v;
+    spectrum.block(best / groups, best % groups, b);
+    power_lower_bound<T>(b, options.refine_steps, v);
+    out.top_vector.assign(v.data(), v.data() + v.size());
+  }
   return out;
 }
 

@@ -35,7 +35,10 @@ double physical_memory_bytes() {
 
 std::string gib(double bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1 << 30));
+  if (bytes >= double(1 << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", bytes / double(1 << 30));
+  else
+    std::snprintf(buf, sizeof buf, "%.2f MiB", bytes / double(1 << 20));
   return buf;
 }
 
@@ -88,6 +91,52 @@ std::vector<double> dense_singular_values(const Eigen::Matrix<T, Eigen::Dynamic,
   return v;
 }
 
+// Warm start for Lanczos: the plane wave that attains σ₁ of the circular layer on the torus,
+// restricted to the input window. For inputs much larger than the kernel it is already close
+// to optimal for the zero-padded layer (the two differ by boundary effects). Both conjugates
+// of the block's singular vector are tried (cross-correlation conjugates M) and the better
+// Rayleigh quotient kept.
+template <class T>
+std::vector<double> plane_wave_start(ConvOperator<T>& op, const KernelSpectrum<T>& spectrum,
+                                     const NormBounds& bounds) {
+  const ForwardConv& conv = spectrum.conv();
+  const Extent n = conv.input, p = conv.padding, N = spectrum.torus(), m = spectrum.folded();
+  const Index in_g = conv.in_channels / conv.groups;
+  if (Index(bounds.top_vector.size()) != in_g * conv.stride[0] * conv.stride[1]) return {};
+  const double two_pi = 2.0 * std::acos(-1.0);
+  std::vector<double> best, x(static_cast<std::size_t>(op.input_size()));
+  std::vector<T> xt(x.size()), y(static_cast<std::size_t>(op.output_size()));
+  double best_q = -1;
+  for (double sign : {1.0, -1.0}) {
+    std::fill(x.begin(), x.end(), 0.0);
+    Index col = 0;
+    for (Index a1 = 0; a1 < conv.stride[0]; ++a1)
+      for (Index a2 = 0; a2 < conv.stride[1]; ++a2)
+        for (Index i = 0; i < in_g; ++i, ++col) {
+          const std::complex<double> v = bounds.top_vector[static_cast<std::size_t>(col)];
+          const double f1 = double(bounds.argmax[0] + a1 * m[0]) / double(N[0]);
+          const double f2 = double(bounds.argmax[1] + a2 * m[1]) / double(N[1]);
+          const Index c = bounds.argmax_group * in_g + i;
+          for (Index r = 0; r < n[0]; ++r)
+            for (Index s = 0; s < n[1]; ++s) {
+              const double phase = sign * two_pi * (f1 * double(p[0] + r) + f2 * double(p[1] + s));
+              x[static_cast<std::size_t>((c * n[0] + r) * n[1] + s)] += (v * std::polar(1.0, phase)).real();
+            }
+        }
+    std::copy(x.begin(), x.end(), xt.begin());
+    op.apply(xt.data(), y.data());
+    double ny = 0, nx = 0;
+    for (T v : y) ny += double(v) * double(v);
+    for (double v : x) nx += v * v;
+    const double q = nx > 0 ? ny / nx : 0.0;
+    if (q > best_q) {
+      best_q = q;
+      best = x;
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
 template <class T>
@@ -125,7 +174,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     r.lower_bound = r.circular.lower;
     r.upper_bound = r.circular.upper;
     if (options.all_singular_values) {
-      check_memory(spectrum_bytes + block_bytes + double(out_dim < in_dim ? out_dim : in_dim) * 2 * sizeof(T), options,
+      check_memory(spectrum_bytes + block_bytes + double(out_dim < in_dim ? out_dim : in_dim) * (sizeof(T) + sizeof(double)), options,
                    "the full list of singular values");
       SpectrumOptions so;
       so.solver = options.solver;
@@ -135,6 +184,9 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     }
   } else if (dense) {
     r.method = ConvMethod::dense_svd;
+    const double d = double(std::min(in_dim, out_dim));
+    check_memory(spectrum_bytes + (double(in_dim) * double(out_dim) * 2 + d * d * 2) * sizeof(T), options,
+                 "the dense operator");
     ConvOperator<T> op(spectrum, 1);
     const auto sv = dense_singular_values(dense_operator(op), options.solver);
     const RoundingMargin margin = rounding_margin(spectrum, out_dim, in_dim);
@@ -159,6 +211,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     ConvOperator<T> op(spectrum, threads);
     LanczosOptions lo;
     lo.max_steps = options.lanczos_steps;
+    lo.tolerance = std::min(lo.tolerance, options.tolerance);
+    lo.start = plane_wave_start(op, spectrum, r.circular);
     lo.target = r.upper_bound * (1 - options.tolerance);
     r.lanczos = lanczos_top_singular_value<T>(op, lo);
     // One application of T in floating point: the margin of a block as wide as a pixel's

@@ -6,6 +6,7 @@
 #include <lipschitz/kernel_spectrum.hpp>
 
 #include <algorithm>
+#include <complex>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,9 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
 /// Options for circular_norm_bounds().
 struct NormOptions {
   /// Target relative width (upper − lower) / upper of the returned interval. Blocks whose Gram
-  /// bound falls within this of the best lower bound are not refined further. Widths below the
-  /// rounding margin (RoundingMargin) cannot be reached and are not tried.
+  /// bound falls within this of the best lower bound are not refined further. Widths below
+  /// twice the rounding margin (RoundingMargin) cannot be reached; the top block is then
+  /// solved exactly and the width is the margin's.
   double tolerance = 1e-6;
   int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
   int refine_steps = 64;  ///< further steps on the `refine_blocks` most promising blocks
@@ -59,6 +61,9 @@ struct NormBounds {
   Index resolved = 0;        ///< blocks that needed an exact eigen-solve
   Extent argmax{0, 0};       ///< folded frequency ν of the best lower bound
   Index argmax_group = 0;    ///< its group
+  /// Approximate top right singular vector of that block (length `block_cols()`): with the
+  /// frequency it gives the plane wave that (nearly) attains σ₁ on the torus.
+  std::vector<std::complex<double>> top_vector;
 };
 
 /// Certified σ₁ of the circular strided convolution (ALGORITHMS.md §5): power iteration on

@@ -50,7 +50,9 @@ struct ConvNormResult {
   double spectral_norm = 0;  ///< the best estimate of σ₁: exact value, or a point in the interval
   double lower_bound = 0;    ///< certified: σ₁ ≥ lower_bound
   double upper_bound = 0;    ///< certified: σ₁ ≤ upper_bound
-  bool exact = false;        ///< the interval is within the tolerance (or the value is exact)
+  /// The method is exact (circular, dense) — the interval then only reflects rounding, which
+  /// in float can exceed the tolerance — or the zero-padding interval is within the tolerance.
+  bool exact = false;
   ConvMethod method = ConvMethod::circular_exact;
   Extent torus{0, 0};        ///< torus the frequency analysis used (0 for dense)
   std::vector<double> singular_values;  ///< every singular value, descending, if requested

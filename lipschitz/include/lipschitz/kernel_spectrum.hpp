@@ -53,7 +53,8 @@ class KernelSpectrum {
   Index frequency_count() const { return folded_[0] * (folded_[1] / 2 + 1); }
   /// ν = (u, v) of frequency index `f`.
   Extent frequency(Index f) const { return {f / (folded_[1] / 2 + 1), f % (folded_[1] / 2 + 1)}; }
-  /// 1 for self-conjugate ν (v = 0, or v = m₂/2 for even m₂), else 2.
+  /// 1 in the columns v = 0 and (even m₂) v = m₂/2, which hold both ν and −ν already, else 2
+  /// (the conjugate −ν lies outside the half grid).
   Index multiplicity(Index f) const;
   /// Rows and columns of each block B(ν).
   Index block_rows() const { return conv_.out_channels / conv_.groups; }
@@ -63,10 +64,10 @@ class KernelSpectrum {
   /// M(ω) at a full-grid frequency, entry (o, i) with o the output channel, i the input channel
   /// within its group. Uses M(−ω) = conj M(ω) for ω outside the stored half.
   Complex entry(Index u, Index v, Index o, Index i) const;
-  /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
   /// `√(k₁k₂) · ‖K‖_F`: an upper bound on the norm of the layer with any padding and stride
   /// (triangle inequality over the taps); the scale of the FFT's absolute rounding error.
   double norm_scale() const { return norm_scale_; }
+  /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
   const Complex* half_matrix(Index u, Index v) const {
     return data_.data() + (u * half_ + v) * matrix_size_;
   }

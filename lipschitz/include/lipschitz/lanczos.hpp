@@ -20,6 +20,8 @@ struct LanczosOptions {
   double tolerance = 1e-7;       ///< stop once the Ritz residual ‖Aŷ − θŷ‖ ≤ tolerance · θ
   double target = HUGE_VAL;      ///< stop once σ estimate ≥ target (e.g. a known upper bound)
   std::uint64_t seed = 0x5eedULL;  ///< seed of the random start vector
+  /// Start vector (length input_size()); empty: a seeded random one.
+  std::vector<double> start;
 };
 
 /// Result of lanczos_top_singular_value().
@@ -47,7 +49,12 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
   std::vector<double> alpha, beta;
   std::mt19937_64 rng(options.seed);
   std::normal_distribution<double> normal;
-  for (Index i = 0; i < n; ++i) q(i, 0) = T(normal(rng));
+  if (Index(options.start.size()) == n)
+    for (Index i = 0; i < n; ++i) q(i, 0) = T(options.start[i]);
+  else
+    for (Index i = 0; i < n; ++i) q(i, 0) = T(normal(rng));
+  if (!(q.col(0).norm() > 0))
+    for (Index i = 0; i < n; ++i) q(i, 0) = T(normal(rng));
   q.col(0).normalize();
 
   LanczosResult result;
