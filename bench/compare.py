@@ -13,7 +13,7 @@ Suite: real layer shapes, circular padding at the layer's input size, weights N(
       --reference-dtype float64: slack 1e-10 * sigma_1).
 
 Times are medians of R repeats after one warm-up run (not counted) on both sides.  Ours is the
-JSON "seconds" (engine wall time: excludes process start, ~0.9 s for a LibTorch-linked binary,
+JSON "seconds" (engine wall time: excludes process start
 and reading the .npy); the reference is time.perf_counter() around the computation with the
 weight already a tensor.  The CLI's whole wall time (process start, file read, JSON out) is
 reported in its own column.  Both sides get the same thread count: torch.set_num_threads(T) and
@@ -28,6 +28,8 @@ Usage: /usr/bin/python3 bench/compare.py [--threads 2] [--repeats 3]
 """
 import argparse
 import datetime
+import hashlib
+import shutil
 import json
 import os
 import platform
@@ -142,6 +144,14 @@ def main():
     args = ap.parse_args()
 
     binary = os.path.abspath(args.binary)
+    tmp = args.keep or tempfile.mkdtemp(prefix="lipschitz-bench-")
+    os.makedirs(tmp, exist_ok=True)
+    # Run a private copy: the build directory's binary may be rebuilt while this runs.
+    with open(binary, "rb") as f:
+        bin_sha = hashlib.sha256(f.read()).hexdigest()[:12]
+    bin_mtime = datetime.datetime.fromtimestamp(os.path.getmtime(binary)).isoformat(timespec="seconds")
+    run_binary = os.path.join(tmp, "lipschitz")
+    shutil.copy2(binary, run_binary)
     T = args.threads
     env = dict(os.environ)
     env["OMP_NUM_THREADS"] = str(T)
@@ -163,7 +173,8 @@ def main():
         f"- machine: {model}, nproc {nproc}, load average at start "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {platform.platform()}",
         f"- date {datetime.datetime.now().isoformat(timespec='seconds')}; repo commit {commit} "
-        f"(working tree may differ); binary {os.path.relpath(binary)}",
+        f"(working tree may differ); binary {os.path.relpath(binary)} "
+        f"(sha256 {bin_sha}…, built {bin_mtime}; a private copy is run)",
         f"- threads {T} on both sides (torch.set_num_threads / --threads; OMP_NUM_THREADS = "
         f"OPENBLAS_NUM_THREADS = {T}); repeats R = {args.repeats} (median), one warm-up each, "
         f"weights N(0, 0.02²) seed {args.seed}, float32 .npy",
@@ -184,8 +195,6 @@ def main():
             "ratio σ₁", "CLI wall full / σ₁ (s)", "#values", "max abs Δspec / σ₁", "ref σ₁",
             "ours σ₁ − ref (rel)", "ref σ₁ in [lo, hi]", "ours method", "ref notes"]
     rows, ratios_full, ratios_s1, problems = [], [], [], []
-    tmp = args.keep or tempfile.mkdtemp(prefix="lipschitz-bench-")
-    os.makedirs(tmp, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     for name, c_out, c_in, k, n, s in suite:
         W = rng.normal(0.0, 0.02, size=(c_out, c_in, k, k)).astype(np.float32)
@@ -205,8 +214,12 @@ def main():
             ref, note = reference.run_reference_with_retry(
                 wpath, n, s, T, args.repeats, args.reference_dtype, spath, args.retries, env)
             ref_spec = np.load(spath)
-            full_out, ours_full, wall_full = ours_timed(binary, wpath, n, s, T, True, args.repeats, env)
-            s1_out, ours_s1, wall_s1 = ours_timed(binary, wpath, n, s, T, False, args.repeats, env)
+            if args.wait_idle > 0:
+                _, busy2 = wait_idle(args.wait_idle)
+                if busy2 > 0.15:
+                    idle_note += f"; CPUs {busy2:.0%} busy before ours (timing suspect)"
+            full_out, ours_full, wall_full = ours_timed(run_binary, wpath, n, s, T, True, args.repeats, env)
+            s1_out, ours_s1, wall_s1 = ours_timed(run_binary, wpath, n, s, T, False, args.repeats, env)
         except Exception as e:  # keep going: report the failure in the table
             problems.append(f"{name}: {e}")
             rows.append([name] + ["error"] * (len(cols) - 1))
