@@ -202,6 +202,8 @@ int conv_command(int argc, const char* const* argv) {
     ("json", "print one JSON object instead of the report")
     ("tolerance", po::value<double>()->default_value(1e-6), "target relative width of the sigma_1 interval")
     ("threads", po::value<int>()->default_value(0), "worker threads (0: all cores)")
+    ("gram-steps", po::value<int>()->default_value(0),
+     "Gram iterations per frequency block before an exact eigen-solve in the sigma_1 search")
     ("precision", po::value<std::string>()->default_value("double"), "compute precision: double or float")
     ("solver", po::value<std::string>()->default_value("gram-eigen"),
      "solver for each frequency block with --all, and for the dense path: gram-eigen (fast) or "
@@ -273,6 +275,8 @@ int conv_command(int argc, const char* const* argv) {
     options.tolerance = vm["tolerance"].as<double>();
     options.threads = vm["threads"].as<int>();
     options.all_singular_values = vm.count("all") > 0;
+    options.gram_steps = vm["gram-steps"].as<int>();
+    if (options.gram_steps < 0 || options.gram_steps > 30) throw UsageError("--gram-steps must be in [0, 30]");
     try {
       options.solver = block_solver_from_string(vm["solver"].as<std::string>());
     } catch (const std::invalid_argument& e) {

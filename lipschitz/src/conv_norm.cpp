@@ -162,18 +162,21 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   }();
   check_memory(spectrum_bytes + block_bytes, options,
                "the frequency matrices on a " + std::to_string(torus[0]) + "x" + std::to_string(torus[1]) + " torus");
-  const KernelSpectrum<T> spectrum(weight, conv, torus);
+  const KernelSpectrum<T> spectrum(weight, conv, torus, threads);
   r.torus = torus;
 
   if (conv.circular) {
     r.method = ConvMethod::circular_exact;
-    NormOptions no;
-    no.tolerance = options.tolerance;
-    no.threads = threads;
-    r.circular = circular_norm_bounds(spectrum, no);
-    r.lower_bound = r.circular.lower;
-    r.upper_bound = r.circular.upper;
-    if (options.all_singular_values) {
+    if (!options.all_singular_values) {
+      NormOptions no;
+      no.tolerance = options.tolerance;
+      no.gram_steps = options.gram_steps;
+      no.threads = threads;
+      r.circular = circular_norm_bounds(spectrum, no);
+      r.lower_bound = r.circular.lower;
+      r.upper_bound = r.circular.upper;
+    } else {
+      // Every block is solved anyway: σ₁ is the first value, widened by the rounding margin.
       check_memory(spectrum_bytes + block_bytes + double(out_dim < in_dim ? out_dim : in_dim) * (sizeof(T) + sizeof(double)), options,
                    "the full list of singular values");
       SpectrumOptions so;
@@ -181,6 +184,13 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
       so.threads = threads;
       const std::vector<T> sv = circular_singular_values(spectrum, so);
       r.singular_values.assign(sv.begin(), sv.end());
+      const RoundingMargin margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+      const double s1 = r.singular_values.empty() ? 0.0 : r.singular_values.front();
+      r.lower_bound = margin.lower(s1);
+      r.upper_bound = margin.upper(s1);
+      r.circular.lower = r.lower_bound;
+      r.circular.upper = r.upper_bound;
+      r.circular.blocks = r.circular.resolved = spectrum.frequency_count() * conv.groups;
     }
   } else if (dense) {
     r.method = ConvMethod::dense_svd;
@@ -199,6 +209,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     r.method = ConvMethod::torus_bound;
     NormOptions no;
     no.tolerance = options.tolerance;
+    no.gram_steps = options.gram_steps;
     no.threads = threads;
     r.circular = circular_norm_bounds(spectrum, no);
     r.upper_bound = r.circular.upper;

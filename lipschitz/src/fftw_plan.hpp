@@ -23,10 +23,10 @@ struct Fftw<double> {
   using Plan = fftw_plan;
   using Cx = fftw_complex;
   static Plan r2c(int rank, const int* n, int howmany, double* in, int istride, int idist,
-                  std::complex<double>* out, int ostride, int odist) {
+                  std::complex<double>* out, int ostride, int odist, unsigned flags = 0) {
     return fftw_plan_many_dft_r2c(rank, n, howmany, in, nullptr, istride, idist,
                                   reinterpret_cast<Cx*>(out), nullptr, ostride, odist,
-                                  FFTW_ESTIMATE);
+                                  FFTW_ESTIMATE | flags);
   }
   static Plan c2r(int rank, const int* n, int howmany, std::complex<double>* in, int istride,
                   int idist, double* out, int ostride, int odist) {
@@ -48,10 +48,10 @@ struct Fftw<float> {
   using Plan = fftwf_plan;
   using Cx = fftwf_complex;
   static Plan r2c(int rank, const int* n, int howmany, float* in, int istride, int idist,
-                  std::complex<float>* out, int ostride, int odist) {
+                  std::complex<float>* out, int ostride, int odist, unsigned flags = 0) {
     return fftwf_plan_many_dft_r2c(rank, n, howmany, in, nullptr, istride, idist,
                                    reinterpret_cast<Cx*>(out), nullptr, ostride, odist,
-                                   FFTW_ESTIMATE);
+                                   FFTW_ESTIMATE | flags);
   }
   static Plan c2r(int rank, const int* n, int howmany, std::complex<float>* in, int istride,
                   int idist, float* out, int ostride, int odist) {

@@ -1,6 +1,9 @@
 #include <lipschitz/kernel_spectrum.hpp>
 
 #include "fftw_plan.hpp"
+#include "parallel.hpp"
+
+#include <algorithm>
 
 #include <cmath>
 #include <stdexcept>
@@ -9,7 +12,8 @@
 namespace lipschitz {
 
 template <class T>
-KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus)
+KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus,
+                                  int threads)
     : conv_(conv), torus_(torus) {
   for (int a = 0; a < 2; ++a) {
     if (torus[a] < 1 || torus[a] % conv.stride[a] != 0)
@@ -30,40 +34,58 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   for (Index i = 0; i < matrix_size_ * kernel_taps; ++i) sum_squares += double(weight[i]) * double(weight[i]);
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
 
-  std::vector<T> slices(static_cast<std::size_t>(matrix_size_ * points), T(0));
-  for (Index s = 0; s < matrix_size_; ++s) {
-    T* dst = slices.data() + s * points;
-    const T* src = weight + s * kernel_taps;
-    for (Index t1 = 0; t1 < conv.kernel[0]; ++t1) {
-      const Index r = (t1 * conv.dilation[0]) % torus_[0];
-      for (Index t2 = 0; t2 < conv.kernel[1]; ++t2) {
-        const Index c = (t2 * conv.dilation[1]) % torus_[1];
-        dst[r * torus_[1] + c] += src[t1 * conv.kernel[1] + t2];
-      }
-    }
-  }
   data_.assign(static_cast<std::size_t>(torus_[0] * half_ * matrix_size_), Complex(0));
 
-  // One batched r2c transform writing frequency-major output: slice s of frequency f lands at
-  // data_[f · matrix_size_ + s], so each frequency is a contiguous row-major matrix.
+  // Batched r2c transforms writing frequency-major output: slice s of frequency f lands at
+  // data_[f · matrix_size_ + s], so each frequency is a contiguous row-major matrix. Slices go
+  // through in chunks (≤ 4 Mi real values of scratch each), chunks in parallel.
+  const Index chunk = std::max<Index>(1, std::min<Index>(matrix_size_, (Index{1} << 22) / points));
+  const Index chunks = (matrix_size_ + chunk - 1) / chunk;
+  const Index last = matrix_size_ - (chunks - 1) * chunk;
   const int n[2] = {static_cast<int>(torus_[0]), static_cast<int>(torus_[1])};
-  detail::FftPlan<T> plan;
+  std::vector<T> probe(static_cast<std::size_t>(chunk * points));
+  detail::FftPlan<T> plan_full, plan_last;
   {
     std::lock_guard<std::mutex> lock(detail::fftw_planner_mutex());
-    plan = detail::FftPlan<T>(detail::Fftw<T>::r2c(2, n, static_cast<int>(matrix_size_),
-                                                    slices.data(), 1, static_cast<int>(points),
-                                                    data_.data(), static_cast<int>(matrix_size_), 1));
+    // FFTW_UNALIGNED: chunks write at offsets of data_ that need not keep SIMD alignment.
+    plan_full = detail::FftPlan<T>(detail::Fftw<T>::r2c(
+        2, n, static_cast<int>(chunk), probe.data(), 1, static_cast<int>(points), data_.data(),
+        static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
+    plan_last = detail::FftPlan<T>(detail::Fftw<T>::r2c(
+        2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.data(),
+        static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
   }
-  if (!plan) throw std::runtime_error("FFTW could not plan the kernel transform");
-  detail::Fftw<T>::execute_r2c(plan.get(), slices.data(), data_.data());
+  if (!plan_full || !plan_last) throw std::runtime_error("FFTW could not plan the kernel transform");
+#pragma omp parallel num_threads(detail::resolve_threads(threads))
+  {
+    std::vector<T> slices(static_cast<std::size_t>(chunk * points));
+#pragma omp for schedule(dynamic)
+    for (Index k = 0; k < chunks; ++k) {
+      const Index s0 = k * chunk, count = k + 1 < chunks ? chunk : last;
+      std::fill(slices.begin(), slices.begin() + count * points, T(0));
+      for (Index s = 0; s < count; ++s) {
+        T* dst = slices.data() + s * points;
+        const T* src = weight + (s0 + s) * kernel_taps;
+        for (Index t1 = 0; t1 < conv.kernel[0]; ++t1) {
+          const Index r = (t1 * conv.dilation[0]) % torus_[0];
+          for (Index t2 = 0; t2 < conv.kernel[1]; ++t2) {
+            const Index c = (t2 * conv.dilation[1]) % torus_[1];
+            dst[r * torus_[1] + c] += src[t1 * conv.kernel[1] + t2];
+          }
+        }
+      }
+      detail::Fftw<T>::execute_r2c(k + 1 < chunks ? plan_full.get() : plan_last.get(),
+                                   slices.data(), data_.data() + s0);
+    }
+  }
 }
 
 template <class T>
 double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus) {
   const double m = double(conv.out_channels) * double(conv.in_channels / conv.groups);
-  const double points = double(torus[0]) * double(torus[1]);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
-  return m * (points * sizeof(T) + half * sizeof(Complex));
+  // The spectrum itself; the FFT scratch is bounded per thread (see the constructor).
+  return m * half * sizeof(Complex) + 64.0 * (1 << 22) * sizeof(T);
 }
 
 template <class T>

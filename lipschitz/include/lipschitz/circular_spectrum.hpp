@@ -47,7 +47,10 @@ struct NormOptions {
   int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
   int refine_steps = 64;  ///< further steps on the `refine_blocks` most promising blocks
   int refine_blocks = 4;
-  int gram_steps = 4;     ///< Gram iterations per block before an exact eigen-solve
+  /// Gram iterations per block before the Cholesky test. Each costs a d³ product, about as
+  /// much as an exact eigen-solve, and on random-like weights rarely prunes before 3–4 steps
+  /// (bench/README.md), so the default goes straight to the Cholesky test.
+  int gram_steps = 0;
   int threads = 0;        ///< 0: all cores
 };
 

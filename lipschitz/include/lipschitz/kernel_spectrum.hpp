@@ -40,9 +40,10 @@ class KernelSpectrum {
   /// \param weight forward-convolution weight `(c_out, c_in/g, k₁, k₂)`, row-major
   /// \param conv   its geometry (only channels, groups, kernel, dilation, stride are used)
   /// \param torus  torus size, each a multiple of the stride
-  KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus);
+  /// \param threads threads for the transforms; 0: all cores
+  KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus, int threads = 0);
 
-  /// Bytes the spectrum of `conv` on `torus` needs (buffer plus FFT scratch).
+  /// Bytes the spectrum of `conv` on `torus` needs (buffer, plus FFT scratch for up to 64 threads).
   static double bytes_needed(const ForwardConv& conv, const Extent& torus);
 
   const ForwardConv& conv() const { return conv_; }
