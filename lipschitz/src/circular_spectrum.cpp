@@ -216,46 +216,54 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   std::vector<double> upper(static_cast<std::size_t>(jobs));
   std::atomic<Index> pruned{0}, settled{0}, resolved{0};
   const double tol = options.tolerance;
+  auto process = [&](Index job, Matrix<T>& b, Matrix<T>& a, Matrix<T>& work) {
+    const double floor = best_lower.load();
+    if (frob[job] <= floor) {
+      upper[job] = frob[job];
+      ++pruned;
+      return;
+    }
+    spectrum.block(job / groups, job % groups, b);
+    gram<T>(b, a);
+    // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
+    // (pruned) or within the tolerance of it (settled).
+    const double target = std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+    double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
+    if (g > floor * (1.0 + tol) && target > 0) {
+      // Is every singular value below the target? One Cholesky answers it (see cholesky_bound);
+      // μ is chosen so that the certified bound μ + δ still meets the target.
+      const Index d = a.rows();
+      const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
+      // (1 − 1e-12): keep the rounding of this arithmetic from pushing the bound past the target.
+      const double mu = (target * target * (1.0 - 1e-12) - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
+      if (mu > 0) g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, mu, work))));
+    }
+    if (g <= floor) {
+      upper[job] = g;
+      ++pruned;
+    } else if (g <= floor * (1.0 + tol)) {
+      upper[job] = g;
+      ++settled;
+    } else {
+      const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<T>(a))));
+      upper[job] = std::min(g, margin.upper(sigma));
+      lower[job] = std::max(lower[job], margin.lower(sigma));
+      raise(lower[job]);
+      ++resolved;
+    }
+  };
+  // The most promising block first and alone: solved exactly, it makes the best lower bound
+  // exact before the others are tested against it (in parallel they would all start from the
+  // power-iteration estimate and fail their tests).
+  if (jobs > 0) {
+    Matrix<T> b, a, work;
+    process(order[0], b, a, work);
+  }
 #pragma omp parallel num_threads(threads)
   {
     Matrix<T> b, a, work;
 #pragma omp for schedule(dynamic)
-    for (Index r = 0; r < jobs; ++r) {
-      const Index job = order[r];
-      const double floor = best_lower.load();
-      if (frob[job] <= floor) {
-        upper[job] = frob[job];
-        ++pruned;
-        continue;
-      }
-      spectrum.block(job / groups, job % groups, b);
-      gram<T>(b, a);
-      // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
-      // (pruned) or within the tolerance of it (settled).
-      const double target = std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
-      double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
-      if (g > floor * (1.0 + tol) && target > 0) {
-        // Is every singular value below the target? One Cholesky answers it (see cholesky_bound);
-        // μ is chosen so that the certified bound μ + δ still meets the target.
-        const Index d = a.rows();
-        const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
-        const double mu = (target * target - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
-        if (mu > 0) g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, mu, work))));
-      }
-      if (g <= floor) {
-        upper[job] = g;
-        ++pruned;
-      } else if (g <= floor * (1.0 + tol)) {
-        upper[job] = g;
-        ++settled;
-      } else {
-        const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<T>(a))));
-        upper[job] = std::min(g, margin.upper(sigma));
-        lower[job] = std::max(lower[job], margin.lower(sigma));
-        raise(lower[job]);
-        ++resolved;
-      }
-    }
+    for (Index r = 1; r < jobs; ++r) process(order[r], b, a, work);
   }
   NormBounds out;
   out.blocks = jobs;
@@ -269,11 +277,11 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   out.upper = *std::max_element(upper.begin(), upper.end());
   out.argmax = spectrum.frequency(best / groups);
   out.argmax_group = best % groups;
-  if (jobs > 0) {
+  if (jobs > 0 && options.top_vector_steps > 0) {
     Matrix<T> b;
     Vector<T> v;
     spectrum.block(best / groups, best % groups, b);
-    power_lower_bound<T>(b, options.refine_steps, v);
+    power_lower_bound<T>(b, options.top_vector_steps, v);
     out.top_vector.assign(v.data(), v.data() + v.size());
   }
   return out;

@@ -210,6 +210,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     NormOptions no;
     no.tolerance = options.tolerance;
     no.gram_steps = options.gram_steps;
+    no.top_vector_steps = 64;  // the Lanczos warm start below
     no.threads = threads;
     r.circular = circular_norm_bounds(spectrum, no);
     r.upper_bound = r.circular.upper;
@@ -258,9 +259,22 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
         const double v = double(weight[(a * d1 + b) * taps + t]);
         if (spec.transposed) w(b, a * taps + t) = v; else w(a, b * taps + t) = v;
       }
-  Eigen::MatrixXd g = rows <= cols ? Eigen::MatrixXd(w * w.transpose()) : Eigen::MatrixXd(w.transpose() * w);
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(g, Eigen::EigenvaluesOnly);
-  return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
+  // Lanczos on WᵀW (≤ 64 steps, converged far below display precision) rather than a dense
+  // Gram matrix, which for a 512 × 4608 reshape costs more than the layer's own analysis.
+  struct DenseOp {
+    const Eigen::MatrixXd& m;
+    Index input_size() const { return m.cols(); }
+    Index output_size() const { return m.rows(); }
+    void apply(const double* x, double* y) const {
+      Eigen::Map<Eigen::VectorXd>(y, m.rows()).noalias() = m * Eigen::Map<const Eigen::VectorXd>(x, m.cols());
+    }
+    void apply_adjoint(const double* y, double* x) const {
+      Eigen::Map<Eigen::VectorXd>(x, m.cols()).noalias() = m.transpose() * Eigen::Map<const Eigen::VectorXd>(y, m.rows());
+    }
+  } op{w};
+  LanczosOptions lo;
+  lo.tolerance = 1e-12;
+  return lanczos_top_singular_value<double>(op, lo).value;
 }
 
 template ConvNormResult analyze_conv(const ConvSpec&, const float*, const ConvNormOptions&);

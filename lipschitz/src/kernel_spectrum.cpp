@@ -35,6 +35,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
 
   data_.assign(static_cast<std::size_t>(torus_[0] * half_ * matrix_size_), Complex(0));
+  if (kernel_taps <= kDirectTaps) {
+    direct_transform(weight, threads);
+    return;
+  }
 
   // Batched r2c transforms writing frequency-major output: slice s of frequency f lands at
   // data_[f · matrix_size_ + s], so each frequency is a contiguous row-major matrix. Slices go
@@ -81,11 +85,55 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
 }
 
 template <class T>
+void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
+  // M(ω) = Σ_t K_t e^{−2πi(u t₁d₁/N₁ + v t₂d₂/N₂)} as two real matrix products
+  // (c_out·c_in/g × taps)·(taps × frequencies), cos and sin: O(taps) per entry instead of the
+  // FFT's O(log N), but written straight into the frequency-major layout at GEMM speed, where
+  // a strided FFT output thrashes the cache. Phases come from exact integer residues
+  // (u·t·d mod N), so wrapped taps (k_eff > N) are handled by the same formula.
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  const Index taps = conv_.kernel[0] * conv_.kernel[1];
+  const Index freqs = torus_[0] * half_;
+  const Index period = torus_[0] * torus_[1];
+  const Eigen::Map<const Mat> w(weight, taps, matrix_size_);  // w(t, s) = weight[s·taps + t]
+  const double two_pi = 2.0 * std::acos(-1.0);
+  // Frequencies in chunks so the real and imaginary scratch stay within ~32 MiB per thread.
+  const Index chunk = std::max<Index>(1, (Index{1} << 21) / std::max<Index>(1, matrix_size_));
+  const Index chunks = (freqs + chunk - 1) / chunk;
+#pragma omp parallel num_threads(detail::resolve_threads(threads))
+  {
+    Mat cos_t, sin_t, re, im;
+#pragma omp for schedule(dynamic)
+    for (Index k = 0; k < chunks; ++k) {
+      const Index f0 = k * chunk, count = std::min(chunk, freqs - f0);
+      cos_t.resize(taps, count);
+      sin_t.resize(taps, count);
+      for (Index j = 0; j < count; ++j) {
+        const Index u = (f0 + j) / half_, v = (f0 + j) % half_;
+        for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
+          for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2) {
+            const Index r1 = (u * t1 * conv_.dilation[0]) % torus_[0];
+            const Index r2 = (v * t2 * conv_.dilation[1]) % torus_[1];
+            const double angle = two_pi * double((r1 * torus_[1] + r2 * torus_[0]) % period) / double(period);
+            cos_t(t1 * conv_.kernel[1] + t2, j) = T(std::cos(angle));
+            sin_t(t1 * conv_.kernel[1] + t2, j) = T(-std::sin(angle));
+          }
+      }
+      re.noalias() = w.transpose() * cos_t;  // matrix_size_ × count
+      im.noalias() = w.transpose() * sin_t;
+      Complex* out = data_.data() + f0 * matrix_size_;
+      for (Index j = 0; j < count; ++j)
+        for (Index s = 0; s < matrix_size_; ++s) out[j * matrix_size_ + s] = Complex(re(s, j), im(s, j));
+    }
+  }
+}
+
+template <class T>
 double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus) {
   const double m = double(conv.out_channels) * double(conv.in_channels / conv.groups);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
-  // The spectrum itself; the FFT scratch is bounded per thread (see the constructor).
-  return m * half * sizeof(Complex) + 64.0 * (1 << 22) * sizeof(T);
+  // The spectrum itself; the transform's scratch is bounded per thread (see the constructor).
+  return m * half * sizeof(Complex) + 64.0 * (1 << 23) * sizeof(T);
 }
 
 template <class T>

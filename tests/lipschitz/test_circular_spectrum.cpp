@@ -89,17 +89,22 @@ TEST_CASE("certified sigma_1 brackets the dense value within the tolerance") {
     const double truth = dense_singular_values(spec, w).front();
     const ForwardConv f = forward_conv(spec);
     CAPTURE(trial);
-    for (int precision = 0; precision < 2; ++precision) {
+    // Both certification routes: the Cholesky test alone (default), and Gram iterations first.
+    for (int variant = 0; variant < 4; ++variant) {
+      const int precision = variant % 2;
+      NormOptions o;
+      o.gram_steps = variant < 2 ? 0 : 4;
+      CAPTURE(variant);
       NormBounds b;
       RoundingMargin m;
       if (precision == 0) {
         const KernelSpectrum<double> ks(w.data(), f, f.input);
-        b = circular_norm_bounds(ks, {});
+        b = circular_norm_bounds(ks, o);
         m = rounding_margin(ks, ks.block_rows(), ks.block_cols());
       } else {
         const std::vector<float> wf(w.begin(), w.end());
         const KernelSpectrum<float> ks(wf.data(), f, f.input);
-        b = circular_norm_bounds(ks, {});
+        b = circular_norm_bounds(ks, o);
         m = rounding_margin(ks, ks.block_rows(), ks.block_cols());
       }
       const double slack = precision == 0 ? kReferenceSlack : 0.0;
@@ -109,6 +114,23 @@ TEST_CASE("certified sigma_1 brackets the dense value within the tolerance") {
       // Width: the tolerance (1e-6), or twice the rounding margin where that is wider (float).
       CHECK((b.upper - b.lower) <= std::max(1e-6 * truth, 2 * (m.relative * b.upper + m.absolute)) * (1 + 1e-9));
     }
+  }
+}
+
+TEST_CASE("certified sigma_1 on wider layers, where most blocks are settled by the Cholesky test") {
+  std::mt19937_64 rng(777);
+  for (int trial = 0; trial < 6; ++trial) {
+    ConvSpec s = circular2d(24 + 4 * trial, 16, 3, 6 + trial);
+    const auto w = random_weight(s, rng);
+    const double truth = dense_sigma1(s, w);
+    const ForwardConv f = forward_conv(s);
+    const KernelSpectrum<double> ks(w.data(), f, f.input);
+    const NormBounds b = circular_norm_bounds(ks);
+    CAPTURE(trial);
+    CHECK(b.lower <= truth * (1 + kReferenceSlack));
+    CHECK(b.upper >= truth * (1 - kReferenceSlack));
+    CHECK(b.upper - b.lower <= 1e-6 * truth * (1 + 1e-9));
+    CHECK(b.settled + b.pruned > 0);
   }
 }
 

@@ -45,8 +45,12 @@ struct NormOptions {
   /// solved exactly and the width is the margin's.
   double tolerance = 1e-6;
   int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
-  int refine_steps = 64;  ///< further steps on the `refine_blocks` most promising blocks
-  int refine_blocks = 4;
+  /// Further power-iteration steps on the `refine_blocks` most promising blocks. Off by
+  /// default: the first blocks of phase 2 are solved exactly, which sets the best lower bound.
+  int refine_steps = 64;
+  int refine_blocks = 0;
+  /// Power-iteration steps for NormBounds::top_vector; 0 leaves it empty.
+  int top_vector_steps = 0;
   /// Gram iterations per block before the Cholesky test. Each costs a d³ product, about as
   /// much as an exact eigen-solve, and on random-like weights rarely prunes before 3–4 steps
   /// (bench/README.md), so the default goes straight to the Cholesky test.
@@ -64,8 +68,9 @@ struct NormBounds {
   Index resolved = 0;        ///< blocks that needed an exact eigen-solve
   Extent argmax{0, 0};       ///< folded frequency ν of the best lower bound
   Index argmax_group = 0;    ///< its group
-  /// Approximate top right singular vector of that block (length `block_cols()`): with the
-  /// frequency it gives the plane wave that (nearly) attains σ₁ on the torus.
+  /// Approximate top right singular vector of that block (length `block_cols()`), if
+  /// NormOptions::top_vector_steps > 0: with the frequency it gives the plane wave that
+  /// (nearly) attains σ₁ on the torus.
   std::vector<std::complex<double>> top_vector;
 };
 

@@ -29,8 +29,9 @@ namespace lipschitz {
 /// is real, B(−ν) has those of B(ν), so ν runs over half the folded grid with `multiplicity()`
 /// 2 or 1 (self-conjugate frequencies).
 ///
-/// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers); construction costs one
-/// batched real FFT, `O(c_out c_in N₁N₂ log N₁N₂)`.
+/// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers). Construction costs
+/// `O(c_out c_in N₁N₂ · min(k₁k₂, log N₁N₂))`: a direct sum for kernels of up to 64 taps (two
+/// real matrix products), a batched real FFT for larger ones.
 template <class T>
 class KernelSpectrum {
  public:
@@ -74,6 +75,11 @@ class KernelSpectrum {
   }
 
  private:
+  /// Kernels with at most this many taps are transformed by direct summation (see
+  /// direct_transform), larger ones by FFTW.
+  static constexpr Index kDirectTaps = 64;
+  void direct_transform(const T* weight, int threads);
+
   ForwardConv conv_;
   Extent torus_, folded_;
   Index half_ = 0;              // N₂/2 + 1
