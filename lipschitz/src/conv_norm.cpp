@@ -224,6 +224,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     LanczosOptions lo;
     lo.max_steps = options.lanczos_steps;
     lo.tolerance = std::min(lo.tolerance, options.tolerance);
+    // Stop when more steps would move the lower bound by less than a tenth of the tolerance.
+    lo.stagnation = 0.1 * options.tolerance;
     lo.start = plane_wave_start(op, spectrum, r.circular);
     lo.target = r.upper_bound * (1 - options.tolerance);
     r.lanczos = lanczos_top_singular_value<T>(op, lo);

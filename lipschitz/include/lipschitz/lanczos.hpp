@@ -19,6 +19,11 @@ struct LanczosOptions {
   int max_steps = 64;            ///< Krylov dimension cap (memory: max_steps · input_size values)
   double tolerance = 1e-7;       ///< stop once the Ritz residual ‖Aŷ − θŷ‖ ≤ tolerance · θ
   double target = HUGE_VAL;      ///< stop once σ estimate ≥ target (e.g. a known upper bound)
+  /// Stop once the σ estimate grew by less than this (relative) over the last
+  /// `stagnation_window` steps: the bound is then as good as more steps would make it, within
+  /// that margin. 0 disables.
+  double stagnation = 0;
+  int stagnation_window = 8;
   std::uint64_t seed = 0x5eedULL;  ///< seed of the random start vector
   /// Start vector (length input_size()); empty: a seeded random one.
   std::vector<double> start;
@@ -59,6 +64,7 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
 
   LanczosResult result;
   Eigen::VectorXd ritz_coeffs;
+  std::vector<double> history;
   for (Index j = 0; j < steps_cap; ++j) {
     op.apply(q.col(j).data(), tmp.data());
     op.apply_adjoint(tmp.data(), w.data());
@@ -80,8 +86,12 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
     ritz_coeffs = es.eigenvectors().col(k - 1);
     result.ritz = std::sqrt(std::max(theta, 0.0));
     const double residual = b * std::abs(ritz_coeffs(k - 1));
+    history.push_back(result.ritz);
+    const Index window = options.stagnation_window;
+    const bool stagnated = options.stagnation > 0 && k > window &&
+                           result.ritz - history[static_cast<std::size_t>(k - 1 - window)] <= options.stagnation * result.ritz;
     if (residual <= options.tolerance * theta || result.ritz >= options.target ||
-        b <= 1e-12 * std::max(theta, 1e-300)) {
+        b <= 1e-12 * std::max(theta, 1e-300) || stagnated) {
       result.converged = true;
       break;
     }
