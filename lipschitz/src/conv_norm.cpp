@@ -96,8 +96,8 @@ std::vector<double> dense_singular_values(const Eigen::Matrix<T, Eigen::Dynamic,
 // to optimal for the zero-padded layer (the two differ by boundary effects). Both conjugates
 // of the block's singular vector are tried (cross-correlation conjugates M) and the better
 // Rayleigh quotient kept.
-template <class T>
-std::vector<double> plane_wave_start(ConvOperator<T>& op, const KernelSpectrum<T>& spectrum,
+template <class T, class Op>
+std::vector<double> plane_wave_start(Op& op, const KernelSpectrum<T>& spectrum,
                                      const NormBounds& bounds) {
   const ForwardConv& conv = spectrum.conv();
   const Extent n = conv.input, p = conv.padding, N = spectrum.torus(), m = spectrum.folded();
@@ -216,19 +216,33 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     r.upper_bound = r.circular.upper;
     // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
     // true operator gives a lower bound reached by an actual input.
-    const double krylov_bytes = double(options.lanczos_steps + 2) * double(in_dim) * sizeof(T) +
-                                double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
-                                    (sizeof(T) + sizeof(std::complex<T>));
-    check_memory(spectrum_bytes + krylov_bytes, options, "the Lanczos lower bound");
-    ConvOperator<T> op(spectrum, threads);
+    // Small kernels: the spatial operator (im2col + products) is several times faster than the
+    // per-frequency products, which are bound by memory bandwidth (bench/README.md).
+    const Index taps = conv.kernel[0] * conv.kernel[1];
+    const bool spatial = taps <= 25;
+    const double operator_bytes =
+        spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T)
+                : double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
+                      (sizeof(T) + sizeof(std::complex<T>));
+    const double krylov_bytes = double(options.lanczos_steps + 2) * double(in_dim) * sizeof(T);
+    check_memory(spectrum_bytes + krylov_bytes + operator_bytes, options, "the Lanczos lower bound");
     LanczosOptions lo;
     lo.max_steps = options.lanczos_steps;
     lo.tolerance = std::min(lo.tolerance, options.tolerance);
     // Stop when more steps would move the lower bound by less than a tenth of the tolerance.
     lo.stagnation = 0.1 * options.tolerance;
-    lo.start = plane_wave_start(op, spectrum, r.circular);
     lo.target = r.upper_bound * (1 - options.tolerance);
-    r.lanczos = lanczos_top_singular_value<T>(op, lo);
+    auto run_lanczos = [&](auto& op) {
+      lo.start = plane_wave_start<T>(op, spectrum, r.circular);
+      r.lanczos = lanczos_top_singular_value<T>(op, lo);
+    };
+    if (spatial) {
+      SpatialConvOperator<T> op(weight, conv, threads);
+      run_lanczos(op);
+    } else {
+      ConvOperator<T> op(spectrum, threads);
+      run_lanczos(op);
+    }
     // One application of T in floating point: the margin of a block as wide as a pixel's
     // receptive field (channels · taps), plus the FFT's absolute error.
     const RoundingMargin margin = rounding_margin(spectrum, conv.out_channels, conv.in_channels * conv.kernel[0] * conv.kernel[1]);

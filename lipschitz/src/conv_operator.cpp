@@ -151,4 +151,104 @@ void ConvOperator<T>::apply_adjoint(const T* y, T* x) { impl_->apply_adjoint(y, 
 template class ConvOperator<float>;
 template class ConvOperator<double>;
 
+template <class T>
+SpatialConvOperator<T>::SpatialConvOperator(const T* weight, const ForwardConv& conv, int threads)
+    : conv_(conv), threads_(detail::resolve_threads(threads)) {
+  const Index taps = conv.kernel[0] * conv.kernel[1];
+  weight_.assign(weight, weight + conv.out_channels * (conv.in_channels / conv.groups) * taps);
+}
+
+template <class T>
+Index SpatialConvOperator<T>::source(int a, Index j, Index t) const {
+  const Index pos = j * conv_.stride[a] + t * conv_.dilation[a];
+  const Index n = conv_.input[a];
+  if (conv_.circular) return pos % n;
+  const Index i = pos - conv_.padding[a];
+  return i >= 0 && i < n ? i : -1;
+}
+
+namespace {
+// Output pixels per chunk: a chunk's im2col columns stay within ~8 MiB.
+Index pixel_chunk(Index rows) { return std::max<Index>(64, (Index{1} << 20) / std::max<Index>(1, rows)); }
+}  // namespace
+
+template <class T>
+void SpatialConvOperator<T>::apply(const T* x, T* y) {
+  using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Index in_g = conv_.in_channels / conv_.groups, out_g = conv_.out_channels / conv_.groups;
+  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], taps = k1 * k2, rows = in_g * taps;
+  const Index n1 = conv_.input[0], n2 = conv_.input[1], m2 = conv_.output[1];
+  const Index pixels = conv_.output[0] * m2;
+  const Index chunk = pixel_chunk(rows), chunks = (pixels + chunk - 1) / chunk;
+#pragma omp parallel num_threads(threads_)
+  {
+    RowMat cols(rows, chunk);
+#pragma omp for collapse(2) schedule(static)
+    for (Index g = 0; g < conv_.groups; ++g)
+      for (Index c = 0; c < chunks; ++c) {
+        const Index p0 = c * chunk, count = std::min(chunk, pixels - p0);
+        for (Index i = 0; i < in_g; ++i) {
+          const T* xc = x + (g * in_g + i) * n1 * n2;
+          for (Index t1 = 0; t1 < k1; ++t1)
+            for (Index t2 = 0; t2 < k2; ++t2) {
+              T* row = cols.data() + ((i * k1 + t1) * k2 + t2) * chunk;
+              for (Index q = 0; q < count; ++q) {
+                const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
+                const Index a = source(0, j1, t1), b = source(1, j2, t2);
+                row[q] = a < 0 || b < 0 ? T(0) : xc[a * n2 + b];
+              }
+            }
+        }
+        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
+        Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g * pixels + p0, out_g, count,
+                                                         Eigen::OuterStride<>(pixels));
+        out.noalias() = w * cols.leftCols(count);
+      }
+  }
+}
+
+template <class T>
+void SpatialConvOperator<T>::apply_adjoint(const T* y, T* x) {
+  using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Index in_g = conv_.in_channels / conv_.groups, out_g = conv_.out_channels / conv_.groups;
+  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], taps = k1 * k2, rows = in_g * taps;
+  const Index n1 = conv_.input[0], n2 = conv_.input[1], m2 = conv_.output[1];
+  const Index pixels = conv_.output[0] * m2;
+  const Index chunk = pixel_chunk(rows), chunks = (pixels + chunk - 1) / chunk;
+  std::fill(x, x + input_size(), T(0));
+  // Chunks scatter into overlapping input pixels: each thread accumulates its own copy of x,
+  // added up at the end.
+#pragma omp parallel num_threads(threads_)
+  {
+    RowMat cols(rows, chunk);
+    std::vector<T> local(static_cast<std::size_t>(input_size()), T(0));
+#pragma omp for collapse(2) schedule(static)
+    for (Index g = 0; g < conv_.groups; ++g)
+      for (Index c = 0; c < chunks; ++c) {
+        const Index p0 = c * chunk, count = std::min(chunk, pixels - p0);
+        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
+        const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> in(y + g * out_g * pixels + p0, out_g, count,
+                                                                  Eigen::OuterStride<>(pixels));
+        cols.leftCols(count).noalias() = w.transpose() * in;
+        for (Index i = 0; i < in_g; ++i) {
+          T* xc = local.data() + (g * in_g + i) * n1 * n2;
+          for (Index t1 = 0; t1 < k1; ++t1)
+            for (Index t2 = 0; t2 < k2; ++t2) {
+              const T* row = cols.data() + ((i * k1 + t1) * k2 + t2) * chunk;
+              for (Index q = 0; q < count; ++q) {
+                const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
+                const Index a = source(0, j1, t1), b = source(1, j2, t2);
+                if (a >= 0 && b >= 0) xc[a * n2 + b] += row[q];
+              }
+            }
+        }
+      }
+#pragma omp critical
+    for (Index i = 0; i < input_size(); ++i) x[i] += local[static_cast<std::size_t>(i)];
+  }
+}
+
+template class SpatialConvOperator<float>;
+template class SpatialConvOperator<double>;
+
 }  // namespace lipschitz

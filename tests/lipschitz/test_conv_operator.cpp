@@ -1,4 +1,4 @@
-// Tests conv_operator.hpp: the FFT-applied layer equals the dense operator; the adjoint identity.
+// Tests conv_operator.hpp: the FFT and spatial operators equal the dense operator; adjoint identity.
 #include <doctest/doctest.h>
 #include <lipschitz/conv_operator.hpp>
 
@@ -19,15 +19,25 @@ TEST_CASE("apply and apply_adjoint match the dense operator on random layers") {
     Eigen::MatrixXd a = dense_operator(spec, w);
     if (spec.transposed) a.transposeInPlace();
     const KernelSpectrum<double> ks(w.data(), f, minimal_torus(f));
-    ConvOperator<double> op(ks, 1);
-    REQUIRE(op.input_size() == a.cols());
-    REQUIRE(op.output_size() == a.rows());
+    ConvOperator<double> fft_op(ks, 1);
+    SpatialConvOperator<double> spatial_op(w.data(), f, trial % 2 + 1);
+    REQUIRE(fft_op.input_size() == a.cols());
+    REQUIRE(fft_op.output_size() == a.rows());
+    REQUIRE(spatial_op.input_size() == a.cols());
+    REQUIRE(spatial_op.output_size() == a.rows());
     Eigen::VectorXd x(a.cols()), y(a.rows()), tx(a.rows()), ty(a.cols());
     for (Index i = 0; i < x.size(); ++i) x(i) = normal(rng);
     for (Index i = 0; i < y.size(); ++i) y(i) = normal(rng);
-    op.apply(x.data(), tx.data());
-    op.apply_adjoint(y.data(), ty.data());
     CAPTURE(trial);
+    for (int which = 0; which < 2; ++which) {
+    CAPTURE(which);
+    if (which == 0) {
+      fft_op.apply(x.data(), tx.data());
+      fft_op.apply_adjoint(y.data(), ty.data());
+    } else {
+      spatial_op.apply(x.data(), tx.data());
+      spatial_op.apply_adjoint(y.data(), ty.data());
+    }
     // Scale of the rounding: the weight's norm (the operator may be zero when every tap
     // lands in the padding, so a.norm() cannot be the scale).
     const double scale = Eigen::Map<const Eigen::VectorXd>(w.data(), Index(w.size())).norm() * (x.norm() + y.norm());
@@ -35,6 +45,7 @@ TEST_CASE("apply and apply_adjoint match the dense operator on random layers") {
     CHECK((ty - a.transpose() * y).norm() <= 1e-12 * scale);
     // <T x, y> = <x, Tᵀ y>
     CHECK(std::abs(tx.dot(y) - x.dot(ty)) <= 1e-12 * scale * (x.norm() + y.norm()));
+    }
   }
 }
 
