@@ -7,7 +7,7 @@ the input size, form one c_out x c_in complex matrix per frequency, and call the
 against, and `--selftest` checks it against a dense operator built with `torch.nn.functional.conv2d`.
 
 Layer: weight W of shape (c_out, c_in, k, k), input n x n on the torus (circular padding),
-stride s with s | n.  See /work/shared/ALGORITHMS.md sections 1 and 2.
+stride s with s | n.  See ../shared/ALGORITHMS.md sections 1 and 2.
 
   * Stride 1: M = torch.fft.rfft2(W, s=(n, n)), one matrix M(u, v) per frequency of the half grid
     n x (n//2 + 1).  Real kernel => M(-w) = conj(M(w)): same singular values.  Columns v = 0 and

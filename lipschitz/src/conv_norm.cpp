@@ -164,15 +164,15 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
                "the frequency matrices on a " + std::to_string(torus[0]) + "x" + std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads);
   r.torus = torus;
+  NormOptions norm_options;
+  norm_options.tolerance = options.tolerance;
+  norm_options.gram_steps = options.gram_steps;
+  norm_options.threads = threads;
 
   if (conv.circular) {
     r.method = ConvMethod::circular_exact;
     if (!options.all_singular_values) {
-      NormOptions no;
-      no.tolerance = options.tolerance;
-      no.gram_steps = options.gram_steps;
-      no.threads = threads;
-      r.circular = circular_norm_bounds(spectrum, no);
+      r.circular = circular_norm_bounds(spectrum, norm_options);
       r.lower_bound = r.circular.lower;
       r.upper_bound = r.circular.upper;
     } else {
@@ -207,11 +207,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     if (options.all_singular_values) r.singular_values = sv;
   } else {
     r.method = ConvMethod::torus_bound;
-    NormOptions no;
-    no.tolerance = options.tolerance;
-    no.gram_steps = options.gram_steps;
+    NormOptions no = norm_options;
     no.top_vector_steps = 64;  // the Lanczos warm start below
-    no.threads = threads;
     r.circular = circular_norm_bounds(spectrum, no);
     r.upper_bound = r.circular.upper;
     // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
