@@ -13,8 +13,7 @@ Suite: real layer shapes, circular padding at the layer's input size, weights N(
       --reference-dtype float64: slack 1e-10 * sigma_1).
 
 Times are medians of R repeats after one warm-up run (not counted) on both sides.  Ours is the
-JSON "seconds" (engine wall time: excludes process start
-and reading the .npy); the reference is time.perf_counter() around the computation with the
+JSON "seconds" (engine wall time: excludes process start and reading the .npy); the reference is time.perf_counter() around the computation with the
 weight already a tensor.  The CLI's whole wall time (process start, file read, JSON out) is
 reported in its own column.  Both sides get the same thread count: torch.set_num_threads(T) and
 `--threads T`, and OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T in both processes' environments.

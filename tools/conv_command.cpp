@@ -203,7 +203,7 @@ int conv_command(int argc, const char* const* argv) {
     ("tolerance", po::value<double>()->default_value(1e-6), "target relative width of the sigma_1 interval")
     ("threads", po::value<int>()->default_value(0), "worker threads (0: all cores)")
     ("gram-steps", po::value<int>()->default_value(0),
-     "Gram iterations per frequency block before an exact eigen-solve in the sigma_1 search")
+     "Gram iterations per frequency block before the Cholesky test in the sigma_1 search")
     ("precision", po::value<std::string>()->default_value("double"), "compute precision: double or float")
     ("solver", po::value<std::string>()->default_value("gram-eigen"),
      "solver for each frequency block with --all, and for the dense path: gram-eigen (fast) or "

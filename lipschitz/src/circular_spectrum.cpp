@@ -31,7 +31,8 @@ RoundingMargin rounding_margin(const KernelSpectrum<T>& spectrum, Index rows, In
   const double points = double(spectrum.torus()[0]) * double(spectrum.torus()[1]);
   RoundingMargin m;
   m.relative = 8.0 * eps * double(rows + cols);
-  m.absolute = 8.0 * eps * (std::log2(std::max(points, 2.0)) + 1.0) * spectrum.norm_scale();
+  const double taps = double(spectrum.conv().kernel[0] * spectrum.conv().kernel[1]);
+  m.absolute = 8.0 * eps * (std::log2(std::max(points, 2.0)) + taps + 1.0) * spectrum.norm_scale();
   return m;
 }
 

@@ -46,7 +46,7 @@ void check_memory(double need, const ConvNormOptions& options, const std::string
   const double allowed =
       options.max_memory_bytes > 0 ? options.max_memory_bytes : 0.75 * physical_memory_bytes();
   if (need > allowed)
-    throw ResourceError("the layer would need about " + gib(need) + " for " + what + ", more than the " +
+    throw ResourceError("the layer would need about " + gib(need) + " of memory for " + what + ", more than the " +
                         gib(allowed) + " allowed (set a larger limit or a smaller input size)");
 }
 
@@ -154,7 +154,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
 
   const bool dense = !conv.circular && in_dim <= options.dense_limit && out_dim <= options.dense_limit;
   const Extent torus = minimal_torus(conv);
-  const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus);
+  const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads);
   const double block_bytes = [&] {
     const double rows = double(conv.out_channels / conv.groups);
     const double cols = double(conv.in_channels / conv.groups * conv.stride[0] * conv.stride[1]);

@@ -129,11 +129,13 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
 }
 
 template <class T>
-double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus) {
+double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus, int threads) {
   const double m = double(conv.out_channels) * double(conv.in_channels / conv.groups);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
-  // The spectrum itself; the transform's scratch is bounded per thread (see the constructor).
-  return m * half * sizeof(Complex) + 64.0 * (1 << 23) * sizeof(T);
+  // The spectrum, plus the transform's scratch: at most 2²² values per thread (the FFT chunks,
+  // or the direct sum's real and imaginary parts) and the slices or phase tables beside them.
+  const double scratch = std::min(m * double(torus[0]) * double(torus[1]), double(1 << 22)) * 2;
+  return m * half * sizeof(Complex) + double(detail::resolve_threads(threads)) * scratch * sizeof(T);
 }
 
 template <class T>

@@ -81,6 +81,36 @@ TEST_CASE("circular layers: exact, with the full spectrum on request") {
   }
 }
 
+TEST_CASE("large kernels: the FFT transform (> 64 taps) and the FFT operator (> 25 taps)") {
+  std::mt19937_64 rng(81);
+  for (int trial = 0; trial < 8; ++trial) {
+    ConvSpec s;
+    s.weight_dim0 = 2;
+    s.weight_dim1 = 1 + trial % 2;
+    s.kernel = {9, 9};
+    s.input = {6 + trial % 3, 7};
+    s.padding = {4, 4};
+    s.padding_mode = trial < 4 ? PaddingMode::circular : PaddingMode::zeros;
+    s.dilation = {s.padding_mode == PaddingMode::circular ? 1 + trial % 2 : 1, 1};  // k_eff 17 wraps
+    validate(s);
+    const auto w = random_weight(s, rng);
+    const auto want = dense_singular_values(s, w);
+    CAPTURE(trial);
+    ConvNormOptions o;
+    o.all_singular_values = true;
+    o.dense_limit = 0;  // zero padding: torus bound + Lanczos through the FFT operator
+    const ConvNormResult r = run<double>(s, w, o);
+    CHECK(r.lower_bound <= want.front() * (1 + kReferenceSlack));
+    CHECK(r.upper_bound >= want.front() * (1 - kReferenceSlack));
+    if (s.padding_mode == PaddingMode::circular) {
+      REQUIRE(r.singular_values.size() == want.size());
+      double err = 0;
+      for (std::size_t i = 0; i < want.size(); ++i) err = std::max(err, std::abs(r.singular_values[i] - want[i]));
+      CHECK(err < kDoubleTol * want.front());
+    }
+  }
+}
+
 TEST_CASE("zero padding on a larger layer: a narrow certified interval") {
   std::mt19937_64 rng(64);
   ConvSpec s;
@@ -118,6 +148,10 @@ TEST_CASE("errors: non-finite weights, memory, invalid layers") {
   ConvNormOptions tight;
   tight.max_memory_bytes = 1000;
   CHECK_THROWS_AS(analyze_conv(s, w.data(), tight), ResourceError);
+  // A small layer fits in a modest limit: the estimate counts what is used, not a fixed slab.
+  ConvNormOptions modest;
+  modest.max_memory_bytes = 64.0 * (1 << 20);
+  CHECK_NOTHROW(analyze_conv(s, w.data(), modest));
   ConvSpec bad = s;
   bad.groups = 3;
   CHECK_THROWS_AS(analyze_conv(bad, w.data()), std::invalid_argument);

@@ -39,14 +39,15 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
 
 /// Options for circular_norm_bounds().
 struct NormOptions {
-  /// Target relative width (upper − lower) / upper of the returned interval. Blocks whose Gram
-  /// bound falls within this of the best lower bound are not refined further. Widths below
-  /// twice the rounding margin (RoundingMargin) cannot be reached; the top block is then
-  /// solved exactly and the width is the margin's.
+  /// Target relative width (upper − lower) / upper of the returned interval. Blocks certified
+  /// (by Gram iteration or the Cholesky test) within this of the best lower bound are not
+  /// refined further. Widths below twice the rounding margin (RoundingMargin) cannot be
+  /// reached; the width is then the margin's.
   double tolerance = 1e-6;
   int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
   /// Further power-iteration steps on the `refine_blocks` most promising blocks. Off by
-  /// default: the first blocks of phase 2 are solved exactly, which sets the best lower bound.
+  /// default: the most promising block is solved exactly first (unless its Cholesky test
+  /// already settles it), which sets the best lower bound.
   int refine_steps = 64;
   int refine_blocks = 0;
   /// Power-iteration steps for NormBounds::top_vector; 0 leaves it empty.
@@ -64,7 +65,7 @@ struct NormBounds {
   double upper = 0;          ///< ≥ σ₁, rounding margin included
   Index blocks = 0;          ///< frequency blocks examined (half grid × groups)
   Index pruned = 0;          ///< blocks dismissed by an upper bound below the best lower bound
-  Index settled = 0;         ///< blocks whose Gram bound came within the tolerance
+  Index settled = 0;         ///< blocks certified within the tolerance (Gram or Cholesky)
   Index resolved = 0;        ///< blocks that needed an exact eigen-solve
   Extent argmax{0, 0};       ///< folded frequency ν of the best lower bound
   Index argmax_group = 0;    ///< its group
@@ -75,9 +76,12 @@ struct NormBounds {
 };
 
 /// Certified σ₁ of the circular strided convolution (ALGORITHMS.md §5): power iteration on
-/// every block gives lower bounds; then, in decreasing order of those, each block is bounded
-/// above by its Frobenius norm, then by Gram iteration (Delattre et al., ICML 2023), and
-/// solved exactly only if neither bound is below the best lower bound or within the tolerance.
+/// every block gives lower bounds; then, in decreasing order of those (the first block alone,
+/// so that an exact value sets the best lower bound L early), each block is bounded above by
+/// its Frobenius norm, optionally by Gram iteration (Delattre et al., ICML 2023), then by a
+/// Cholesky test of μI − A on its Gram matrix A, which certifies every singular value below
+/// L·(1 + tolerance) at the cost of one factorisation; only blocks failing it are solved
+/// exactly (Hermitian eigen-solve), raising L.
 template <class T>
 NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options = {});
 
@@ -87,8 +91,9 @@ struct RoundingMargin {
   /// `8 ε (rows + cols)`: products, Gram matrix and Hermitian eigen-solver, whose backward
   /// errors are ∝ dimension · ε · ‖A‖.
   double relative = 0;
-  /// `8 ε (log₂ N₁N₂ + 1) · √(k₁k₂)‖K‖_F`: the FFT of the kernel (and of inputs), whose error per
-  /// entry is ∝ ε log N · Σ_t |K_t|, bounded through the kernel's norm scale.
+  /// `8 ε (log₂ N₁N₂ + k₁k₂ + 1) · √(k₁k₂)‖K‖_F`: the transform of the kernel (and of inputs),
+  /// whose error per entry is ∝ ε·(log N for the FFT, k₁k₂ for the direct sum)·Σ_t |K_t|,
+  /// bounded through the kernel's norm scale.
   double absolute = 0;
   double lower(double v) const { return v > 0 ? std::max(0.0, v * (1 - relative) - absolute) : 0.0; }
   double upper(double v) const { return v * (1 + relative) + absolute; }

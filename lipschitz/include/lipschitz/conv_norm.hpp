@@ -37,7 +37,7 @@ struct ConvNormOptions {
   bool all_singular_values = false;
   BlockSolver solver = BlockSolver::gram_eigen;  ///< per-block solver for the full spectrum
   int threads = 0;                  ///< worker threads; 0: all cores
-  /// Gram iterations per frequency block in the σ₁ search before an exact eigen-solve
+  /// Gram iterations per frequency block in the σ₁ search before the Cholesky test
   /// (NormOptions::gram_steps).
   int gram_steps = 0;
   int lanczos_steps = 64;           ///< Krylov dimension for the zero-padding lower bound

@@ -30,8 +30,8 @@ namespace lipschitz {
 /// 2 or 1 (self-conjugate frequencies).
 ///
 /// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers). Construction costs
-/// `O(c_out c_in N₁N₂ · min(k₁k₂, log N₁N₂))`: a direct sum for kernels of up to 64 taps (two
-/// real matrix products), a batched real FFT for larger ones.
+/// `O(c_out c_in N₁N₂ · k₁k₂)` by direct summation for kernels of up to 64 taps (two real
+/// matrix products, at matrix-product speed), `O(c_out c_in N₁N₂ log N₁N₂)` by FFT above that.
 template <class T>
 class KernelSpectrum {
  public:
@@ -44,8 +44,9 @@ class KernelSpectrum {
   /// \param threads threads for the transforms; 0: all cores
   KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus, int threads = 0);
 
-  /// Bytes the spectrum of `conv` on `torus` needs (buffer, plus FFT scratch for up to 64 threads).
-  static double bytes_needed(const ForwardConv& conv, const Extent& torus);
+  /// Bytes the spectrum of `conv` on `torus` needs: the buffer, plus transform scratch for
+  /// `threads` threads (0: all cores).
+  static double bytes_needed(const ForwardConv& conv, const Extent& torus, int threads = 0);
 
   const ForwardConv& conv() const { return conv_; }
   const Extent& torus() const { return torus_; }
