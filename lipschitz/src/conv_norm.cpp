@@ -240,9 +240,14 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
       ConvOperator<T> op(spectrum, threads);
       run_lanczos(op);
     }
-    // One application of T in floating point: the margin of a block as wide as a pixel's
-    // receptive field (channels · taps), plus the FFT's absolute error.
-    const RoundingMargin margin = rounding_margin(spectrum, conv.out_channels, conv.in_channels * conv.kernel[0] * conv.kernel[1]);
+    // One application of T in floating point: each output is a sum of c_in·taps products
+    // (spatial) or comes through two transforms (FFT), so its error is ≤ γ·√taps‖K‖_F·‖y‖ with
+    // γ ∝ (c_in·taps + log₂ N)·ε: an absolute term on the kernel's norm scale.
+    const double eps = std::numeric_limits<T>::epsilon();
+    const double receptive = double(conv.in_channels / conv.groups * taps);
+    RoundingMargin margin;
+    margin.relative = 8.0 * eps * (double(conv.out_channels) + receptive);
+    margin.absolute = 8.0 * eps * (std::log2(double(torus[0] * torus[1]) + 2.0) + receptive + 1.0) * spectrum.norm_scale();
     r.lower_bound = margin.lower(r.lanczos.value);
   }
   if (r.method == ConvMethod::torus_bound) {

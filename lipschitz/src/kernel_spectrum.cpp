@@ -34,7 +34,7 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   for (Index i = 0; i < matrix_size_ * kernel_taps; ++i) sum_squares += double(weight[i]) * double(weight[i]);
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
 
-  data_.assign(static_cast<std::size_t>(torus_[0] * half_ * matrix_size_), Complex(0));
+  data_.resize(torus_[0] * half_ * matrix_size_);
   if (kernel_taps <= kDirectTaps) {
     direct_transform(weight, threads);
     return;
@@ -86,8 +86,8 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
 
 template <class T>
 void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
-  // M(ω) = Σ_t K_t e^{−2πi(u t₁d₁/N₁ + v t₂d₂/N₂)} as two real matrix products
-  // (c_out·c_in/g × taps)·(taps × frequencies), cos and sin: O(taps) per entry instead of the
+  // M(ω) = Σ_t K_t e^{−2πi(u t₁d₁/N₁ + v t₂d₂/N₂)} as one matrix product
+  // (c_out·c_in/g × taps, real)·(taps × frequencies, complex): O(taps) per entry instead of the
   // FFT's O(log N), but written straight into the frequency-major layout at GEMM speed, where
   // a strided FFT output thrashes the cache. Phases come from exact integer residues
   // (u·t·d mod N), so wrapped taps (k_eff > N) are handled by the same formula.
@@ -97,17 +97,17 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   const Index period = torus_[0] * torus_[1];
   const Eigen::Map<const Mat> w(weight, taps, matrix_size_);  // w(t, s) = weight[s·taps + t]
   const double two_pi = 2.0 * std::acos(-1.0);
-  // Frequencies in chunks so the real and imaginary scratch stay within ~32 MiB per thread.
-  const Index chunk = std::max<Index>(1, (Index{1} << 21) / std::max<Index>(1, matrix_size_));
+  // Frequencies in chunks (phase tables of taps × chunk); the product writes each chunk's
+  // matrices straight into data_, viewed as (c_out·c_in/g) × frequencies column-major.
+  using CMat = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
+  const Index chunk = std::max<Index>(1, std::min<Index>(freqs, 256));
   const Index chunks = (freqs + chunk - 1) / chunk;
 #pragma omp parallel num_threads(detail::resolve_threads(threads))
   {
-    Mat cos_t, sin_t, re, im;
+    CMat phase(taps, chunk);
 #pragma omp for schedule(dynamic)
     for (Index k = 0; k < chunks; ++k) {
       const Index f0 = k * chunk, count = std::min(chunk, freqs - f0);
-      cos_t.resize(taps, count);
-      sin_t.resize(taps, count);
       for (Index j = 0; j < count; ++j) {
         const Index u = (f0 + j) / half_, v = (f0 + j) % half_;
         for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
@@ -115,15 +115,11 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
             const Index r1 = (u * t1 * conv_.dilation[0]) % torus_[0];
             const Index r2 = (v * t2 * conv_.dilation[1]) % torus_[1];
             const double angle = two_pi * double((r1 * torus_[1] + r2 * torus_[0]) % period) / double(period);
-            cos_t(t1 * conv_.kernel[1] + t2, j) = T(std::cos(angle));
-            sin_t(t1 * conv_.kernel[1] + t2, j) = T(-std::sin(angle));
+            phase(t1 * conv_.kernel[1] + t2, j) = Complex(T(std::cos(angle)), T(-std::sin(angle)));
           }
       }
-      re.noalias() = w.transpose() * cos_t;  // matrix_size_ × count
-      im.noalias() = w.transpose() * sin_t;
-      Complex* out = data_.data() + f0 * matrix_size_;
-      for (Index j = 0; j < count; ++j)
-        for (Index s = 0; s < matrix_size_; ++s) out[j * matrix_size_ + s] = Complex(re(s, j), im(s, j));
+      Eigen::Map<CMat> out(data_.data() + f0 * matrix_size_, matrix_size_, count);
+      out.noalias() = w.transpose() * phase.leftCols(count);  // real × complex product
     }
   }
 }
@@ -148,10 +144,10 @@ template <class T>
 typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, Index o,
                                                             Index i) const {
   const Index in_g = conv_.in_channels / conv_.groups;
-  if (v < half_) return data_[static_cast<std::size_t>((u * half_ + v) * matrix_size_ + o * in_g + i)];
+  if (v < half_) return data_[(u * half_ + v) * matrix_size_ + o * in_g + i];
   const Index cu = (torus_[0] - u) % torus_[0];
   const Index cv = torus_[1] - v;
-  return std::conj(data_[static_cast<std::size_t>((cu * half_ + cv) * matrix_size_ + o * in_g + i)]);
+  return std::conj(data_[(cu * half_ + cv) * matrix_size_ + o * in_g + i]);
 }
 
 template <class T>
