@@ -42,14 +42,18 @@ RoundingMargin rounding_margin(const KernelSpectrum<T>& spectrum, Index rows, In
 
 namespace {
 
+// Blocks come row-major from KernelSpectrum; Gram matrices and their work copies are
+// column-major, the layout Eigen's eigen-solver and Cholesky are written for.
 template <class T>
 using Matrix = typename KernelSpectrum<T>::Matrix;
+template <class T>
+using Square = Eigen::Matrix<std::complex<T>, Eigen::Dynamic, Eigen::Dynamic>;
 template <class T>
 using Vector = Eigen::Matrix<std::complex<T>, Eigen::Dynamic, 1>;
 
 /// Lower triangle of the smaller Gram matrix: B Bᴴ if B is wide, Bᴴ B if tall.
 template <class T>
-void gram(const Matrix<T>& b, Matrix<T>& a) {
+void gram(const Matrix<T>& b, Square<T>& a) {
   const Index d = std::min(b.rows(), b.cols());
   a.setZero(d, d);
   if (b.rows() <= b.cols())
@@ -60,8 +64,8 @@ void gram(const Matrix<T>& b, Matrix<T>& a) {
 
 /// Largest eigenvalue of the Hermitian matrix whose lower triangle is `a`.
 template <class T>
-T largest_eigenvalue(const Matrix<T>& a) {
-  Eigen::SelfAdjointEigenSolver<Matrix<T>> es(a, Eigen::EigenvaluesOnly);
+T largest_eigenvalue(const Square<T>& a) {
+  Eigen::SelfAdjointEigenSolver<Square<T>> es(a, Eigen::EigenvaluesOnly);
   return es.eigenvalues().maxCoeff();
 }
 
@@ -90,13 +94,13 @@ T power_lower_bound(const Matrix<T>& b, int steps, Vector<T>& v) {
 /// triangle), rescaled at every step: λ_max(A) ≤ ‖A^(2^j)‖_F^(1/2^j). Stops as soon as the bound
 /// is ≤ `stop`; returns the last bound on λ_max.
 template <class T>
-double gram_iteration(Matrix<T> h, int steps, double stop) {
+double gram_iteration(Square<T> h, int steps, double stop) {
   h = h.template selfadjointView<Eigen::Lower>();
   double log_c = std::log(double(h.norm()));  // log ‖A^(2^j)‖_F, tracked without overflow
   if (!std::isfinite(log_c)) return log_c < 0 ? 0.0 : std::numeric_limits<double>::infinity();
   h /= T(h.norm());
   double bound = std::exp(log_c);
-  Matrix<T> next;
+  Square<T> next;
   for (int j = 1; j <= steps && bound > stop; ++j) {
     next.noalias() = h * h;  // H is Hermitian: Hᴴ H = H²
     const double r = double(next.norm());
@@ -115,7 +119,7 @@ double gram_iteration(Matrix<T> h, int steps, double stop) {
 /// eigenvalue at once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
 /// Returns the certified bound μ + δ on λ_max, or +∞ when the factorisation fails.
 template <class T>
-double cholesky_bound(const Matrix<T>& a, double mu, Matrix<T>& work) {
+double cholesky_bound(const Square<T>& a, double mu, Square<T>& work) {
   const Index d = a.rows();
   const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
   // `a` holds the lower triangle only: ‖A‖_F ≤ √2 ‖lower(A)‖_F.
@@ -144,7 +148,8 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   const int threads = detail::resolve_threads(options.threads);
 #pragma omp parallel num_threads(threads)
   {
-    Matrix<T> b, a;
+    Matrix<T> b;
+    Square<T> a;
     Eigen::Matrix<T, Eigen::Dynamic, 1> sv;
 #pragma omp for schedule(dynamic)
     for (Index job = 0; job < jobs; ++job) {
@@ -156,7 +161,7 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
         sv = svd.singularValues();
       } else {
         gram<T>(b, a);
-        Eigen::SelfAdjointEigenSolver<Matrix<T>> es(a, Eigen::EigenvaluesOnly);
+        Eigen::SelfAdjointEigenSolver<Square<T>> es(a, Eigen::EigenvaluesOnly);
         sv = es.eigenvalues().cwiseMax(T(0)).cwiseSqrt();
       }
       const Index mult = spectrum.multiplicity(f);
@@ -221,7 +226,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   std::vector<double> upper(static_cast<std::size_t>(jobs));
   std::atomic<Index> pruned{0}, settled{0}, resolved{0};
   const double tol = options.tolerance;
-  auto process = [&](Index job, Matrix<T>& b, Matrix<T>& a, Matrix<T>& work) {
+  auto process = [&](Index job, Matrix<T>& b, Square<T>& a, Square<T>& work) {
     const double floor = best_lower.load();
     if (frob[job] <= floor) {
       upper[job] = frob[job];
@@ -261,12 +266,14 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   // exact before the others are tested against it (in parallel they would all start from the
   // power-iteration estimate and fail their tests).
   if (jobs > 0) {
-    Matrix<T> b, a, work;
+    Matrix<T> b;
+    Square<T> a, work;
     process(order[0], b, a, work);
   }
 #pragma omp parallel num_threads(threads)
   {
-    Matrix<T> b, a, work;
+    Matrix<T> b;
+    Square<T> a, work;
 #pragma omp for schedule(dynamic)
     for (Index r = 1; r < jobs; ++r) process(order[r], b, a, work);
   }

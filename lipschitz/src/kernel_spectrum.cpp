@@ -4,6 +4,9 @@
 #include "parallel.hpp"
 
 #include <algorithm>
+#include <new>
+
+#include <sys/mman.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -34,7 +37,18 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   for (Index i = 0; i < matrix_size_ * kernel_taps; ++i) sum_squares += double(weight[i]) * double(weight[i]);
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
 
-  data_.resize(torus_[0] * half_ * matrix_size_);
+  {
+    // 2 MiB-aligned and advised for transparent huge pages (Linux), rounded up to whole pages.
+    constexpr std::size_t kHuge = std::size_t{1} << 21;
+    const std::size_t bytes = static_cast<std::size_t>(torus_[0] * half_ * matrix_size_) * sizeof(Complex);
+    const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* p = std::aligned_alloc(kHuge, std::max(rounded, kHuge));
+    if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    if (rounded >= kHuge) madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    data_.reset(static_cast<Complex*>(p));
+  }
   if (kernel_taps <= kDirectTaps) {
     direct_transform(weight, threads);
     return;
@@ -53,10 +67,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
     std::lock_guard<std::mutex> lock(detail::fftw_planner_mutex());
     // FFTW_UNALIGNED: chunks write at offsets of data_ that need not keep SIMD alignment.
     plan_full = detail::FftPlan<T>(detail::Fftw<T>::r2c(
-        2, n, static_cast<int>(chunk), probe.data(), 1, static_cast<int>(points), data_.data(),
+        2, n, static_cast<int>(chunk), probe.data(), 1, static_cast<int>(points), data_.get(),
         static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
     plan_last = detail::FftPlan<T>(detail::Fftw<T>::r2c(
-        2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.data(),
+        2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.get(),
         static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
   }
   if (!plan_full || !plan_last) throw std::runtime_error("FFTW could not plan the kernel transform");
@@ -79,7 +93,7 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
         }
       }
       detail::Fftw<T>::execute_r2c(k + 1 < chunks ? plan_full.get() : plan_last.get(),
-                                   slices.data(), data_.data() + s0);
+                                   slices.data(), data_.get() + s0);
     }
   }
 }
@@ -118,7 +132,7 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
             phase(t1 * conv_.kernel[1] + t2, j) = Complex(T(std::cos(angle)), T(-std::sin(angle)));
           }
       }
-      Eigen::Map<CMat> out(data_.data() + f0 * matrix_size_, matrix_size_, count);
+      Eigen::Map<CMat> out(data_.get() + f0 * matrix_size_, matrix_size_, count);
       out.noalias() = w.transpose() * phase.leftCols(count);  // real × complex product
     }
   }
@@ -166,11 +180,14 @@ void KernelSpectrum<T>::block(Index f, Index group, Matrix& out) const {
       const bool stored = v < half_;
       const Index su = stored ? u : (torus_[0] - u) % torus_[0];
       const Index sv = stored ? v : torus_[1] - v;
-      const Complex* m = data_.data() + (su * half_ + sv) * matrix_size_;
+      const Complex* m = data_.get() + (su * half_ + sv) * matrix_size_;
+      using Row = Eigen::Map<const Eigen::Matrix<Complex, 1, Eigen::Dynamic>>;
       for (Index o = 0; o < rows; ++o) {
-        const Complex* row = m + (group * rows + o) * in_g;
-        for (Index i = 0; i < in_g; ++i)
-          out(o, col0 + i) = scale * (stored ? row[i] : std::conj(row[i]));
+        const Row row(m + (group * rows + o) * in_g, in_g);
+        if (stored)
+          out.row(o).segment(col0, in_g) = scale * row;
+        else
+          out.row(o).segment(col0, in_g) = scale * row.conjugate();
       }
     }
   }

@@ -44,7 +44,7 @@ struct NormOptions {
   /// refined further. Widths below twice the rounding margin (RoundingMargin) cannot be
   /// reached; the width is then the margin's.
   double tolerance = 1e-6;
-  int power_steps = 8;    ///< power-iteration steps on every block (its lower bound)
+  int power_steps = 3;    ///< power-iteration steps on every block (its lower bound, and the order)
   /// Further power-iteration steps on the `refine_blocks` most promising blocks. Off by
   /// default: the most promising block is solved exactly first (unless its Cholesky test
   /// already settles it), which sets the best lower bound.

@@ -9,6 +9,8 @@
 
 #include <complex>
 #include <cstddef>
+#include <cstdlib>
+#include <memory>
 #include <vector>
 
 namespace lipschitz {
@@ -36,7 +38,8 @@ template <class T>
 class KernelSpectrum {
  public:
   using Complex = std::complex<T>;
-  using Matrix = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
+  /// Row-major, like the stored matrices, so copying a block is a run of contiguous rows.
+  using Matrix = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
   /// \param weight forward-convolution weight `(c_out, c_in/g, k₁, k₂)`, row-major
   /// \param conv   its geometry (only channels, groups, kernel, dilation, stride are used)
@@ -72,7 +75,7 @@ class KernelSpectrum {
   double norm_scale() const { return norm_scale_; }
   /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
   const Complex* half_matrix(Index u, Index v) const {
-    return data_.data() + (u * half_ + v) * matrix_size_;
+    return data_.get() + (u * half_ + v) * matrix_size_;
   }
 
  private:
@@ -86,9 +89,13 @@ class KernelSpectrum {
   Index half_ = 0;              // N₂/2 + 1
   Index matrix_size_ = 0;       // c_out · c_in/g
   double norm_scale_ = 0;
-  // [N₁][half_][c_out][c_in/g]. An Eigen vector: it allocates without zero-filling, and every
-  // entry is written by the transform (zero-filling ~100 MB first cost as much as the sums).
-  Eigen::Matrix<Complex, Eigen::Dynamic, 1> data_;
+  struct Free {
+    void operator()(void* p) const noexcept { std::free(p); }
+  };
+  // [N₁][half_][c_out][c_in/g]: up to hundreds of MB, written once by the transform. Raw
+  // storage, not a std::vector: no zero-filling first, and 2 MiB-aligned so the kernel can back
+  // it with huge pages (page faults cost as much as the transform itself otherwise).
+  std::unique_ptr<Complex[], Free> data_;
 };
 
 extern template class KernelSpectrum<float>;
