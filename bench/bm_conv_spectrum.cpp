@@ -67,10 +67,16 @@ const int kRegistered = [] {
   for (const Layer& l : kLayers) {
     benchmark::RegisterBenchmark((std::string("full spectrum/") + l.name).c_str(),
                                  [l](benchmark::State& s) { run(s, l, true); })
-        ->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+        ->Arg(2)
+        ->ArgName("threads")
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
     benchmark::RegisterBenchmark((std::string("certified sigma_1/") + l.name).c_str(),
                                  [l](benchmark::State& s) { run(s, l, false); })
-        ->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+        ->Arg(2)
+        ->ArgName("threads")
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   return 0;
 }();

@@ -33,13 +33,14 @@ Extent parse_extent(const std::string& text, int spatial_dims, const std::string
   if (!text.empty() && text.back() == 'x')
     throw UsageError(flag + " must be N or HxW with non-negative integers, got '" + text + "'");
   while (std::getline(ss, item, 'x')) {
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 9)
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+        item.size() > 9)
       throw UsageError(flag + " must be N or HxW with non-negative integers, got '" + text + "'");
     parts.push_back(std::stol(item));
   }
   if (parts.empty() || parts.size() > 2 || (spatial_dims == 1 && parts.size() == 2))
-    throw UsageError(flag + " must be " + (spatial_dims == 1 ? "N" : "N or HxW") +
-                     " for a " + std::to_string(spatial_dims) + "-D layer, got '" + text + "'");
+    throw UsageError(flag + " must be " + (spatial_dims == 1 ? "N" : "N or HxW") + " for a " +
+                     std::to_string(spatial_dims) + "-D layer, got '" + text + "'");
   for (Index p : parts)
     if (p < min)
       throw UsageError(flag + " must be at least " + std::to_string(min) + ", got '" + text + "'");
@@ -68,9 +69,9 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   auto ext = [nd](const Extent& e) {
     return nd == 1 ? std::to_string(e[1]) : std::to_string(e[0]) + "x" + std::to_string(e[1]);
   };
-  std::printf("%s%dd %lld -> %lld channels, kernel %s", spec.transposed ? "ConvTranspose" : "Conv", nd,
-              static_cast<long long>(in_channels(spec)), static_cast<long long>(out_channels(spec)),
-              ext(spec.kernel).c_str());
+  std::printf("%s%dd %lld -> %lld channels, kernel %s", spec.transposed ? "ConvTranspose" : "Conv",
+              nd, static_cast<long long>(in_channels(spec)),
+              static_cast<long long>(out_channels(spec)), ext(spec.kernel).c_str());
   if (ke != spec.kernel) std::printf(" (effective %s)", ext(ke).c_str());
   std::printf(", stride %s, dilation %s, groups %lld, ", ext(spec.stride).c_str(),
               ext(spec.dilation).c_str(), static_cast<long long>(spec.groups));
@@ -93,25 +94,30 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   if (r.method != ConvMethod::dense_svd)
     std::printf(" (%s torus; %lld frequency blocks: %lld pruned, %lld settled, %lld solved)",
                 ext(r.torus).c_str(), static_cast<long long>(r.circular.blocks),
-                static_cast<long long>(r.circular.pruned), static_cast<long long>(r.circular.settled),
+                static_cast<long long>(r.circular.pruned),
+                static_cast<long long>(r.circular.settled),
                 static_cast<long long>(r.circular.resolved));
   if (r.method == ConvMethod::torus_bound)
-    std::printf("\n                          lower bound from %d Lanczos steps on the true operator",
-                r.lanczos.steps);
-  std::printf("\nreshaped-weight norm      %.9g   (what torch.nn.utils.spectral_norm reports: %.3gx "
-              "the layer's norm%s)\n",
-              reshaped, r.spectral_norm > 0 ? reshaped / r.spectral_norm : 0.0,
-              reshaped < r.lower_bound ? ", below it: not a bound" : "");
+    std::printf(
+        "\n                          lower bound from %d Lanczos steps on the true operator",
+        r.lanczos.steps);
+  std::printf(
+      "\nreshaped-weight norm      %.9g   (what torch.nn.utils.spectral_norm reports: %.3gx "
+      "the layer's norm%s)\n",
+      reshaped, r.spectral_norm > 0 ? reshaped / r.spectral_norm : 0.0,
+      reshaped < r.lower_bound ? ", below it: not a bound" : "");
   if (!r.singular_values.empty()) {
     const auto& sv = r.singular_values;
-    std::printf("singular values           %zu, from %.9g down to %.9g\n", sv.size(), sv.front(), sv.back());
+    std::printf("singular values           %zu, from %.9g down to %.9g\n", sv.size(), sv.front(),
+                sv.back());
     std::printf("largest                  ");
     for (std::size_t i = 0; i < sv.size() && i < 8; ++i) std::printf(" %.6g", sv[i]);
     std::printf("\n");
   } else if (options.all_singular_values) {
-    std::printf("singular values           not listed: the full spectrum is exact only for circular "
-                "padding or a zero-padded operator of at most %lld rows and columns\n",
-                static_cast<long long>(options.dense_limit));
+    std::printf(
+        "singular values           not listed: the full spectrum is exact only for circular "
+        "padding or a zero-padded operator of at most %lld rows and columns\n",
+        static_cast<long long>(options.dense_limit));
   }
   std::printf("time                      %.3f s\n", r.seconds);
 }
@@ -140,7 +146,8 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   j.key("seconds").value(r.seconds);
   j.key("reshaped_weight_norm").value(reshaped);
   j.key("layer").begin_object();
-  j.key("type").value(std::string(spec.transposed ? "ConvTranspose" : "Conv") + std::to_string(nd) + "d");
+  j.key("type").value(std::string(spec.transposed ? "ConvTranspose" : "Conv") + std::to_string(nd) +
+                      "d");
   j.key("in_channels").value(static_cast<long long>(in_channels(spec)));
   j.key("out_channels").value(static_cast<long long>(out_channels(spec)));
   j.key("kernel_size").int_array(ext(spec.kernel));
@@ -163,7 +170,8 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
     j.key("solved").value(static_cast<long long>(r.circular.resolved));
     j.end_object();
   }
-  if (r.method == ConvMethod::torus_bound) j.key("lanczos_steps").value(static_cast<long long>(r.lanczos.steps));
+  if (r.method == ConvMethod::torus_bound)
+    j.key("lanczos_steps").value(static_cast<long long>(r.lanczos.steps));
   if (options.all_singular_values) {
     if (!r.singular_values.empty()) {
       j.key("singular_values").double_array(r.singular_values);
@@ -171,8 +179,9 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
       // Not exact for large zero-padded layers: say so rather than list something else.
       j.key("singular_values").value(HUGE_VAL);  // null
       j.key("singular_values_note")
-          .value("only circular layers and zero-padded operators of at most --dense-limit rows "
-                 "and columns have an exact spectrum");
+          .value(
+              "only circular layers and zero-padded operators of at most --dense-limit rows "
+              "and columns have an exact spectrum");
     }
   }
   j.end_object();
@@ -230,14 +239,19 @@ int conv_command(int argc, const char* const* argv) {
   }
   try {
     const bool example = vm.count("example") > 0;
-    if (!example && !vm.count("weight")) throw UsageError("--weight W.npy is required (or --example)");
+    if (!example && !vm.count("weight"))
+      throw UsageError("--weight W.npy is required (or --example)");
     if (!example && !vm.count("input")) throw UsageError("--input N or --input HxW is required");
-    const std::string source = example ? std::string("(built-in example)") : vm["weight"].as<std::string>();
+    const std::string source =
+        example ? std::string("(built-in example)") : vm["weight"].as<std::string>();
     const NpyArray w = example ? example_weight() : read_npy(source);
     if (w.shape.size() != 3 && w.shape.size() != 4) {
       std::string s;
       for (auto d : w.shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
-      throw std::invalid_argument(source + ": expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got shape (" + s + ")");
+      throw std::invalid_argument(
+          source +
+          ": expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got shape (" + s +
+          ")");
     }
     for (auto d : w.shape)
       if (d < 1) throw std::invalid_argument(source + ": the weight has an empty dimension");
@@ -249,15 +263,20 @@ int conv_command(int argc, const char* const* argv) {
     spec.kernel = spec.spatial_dims == 1 ? Extent{1, w.shape[2]} : Extent{w.shape[2], w.shape[3]};
     spec.transposed = vm.count("transposed") > 0;
     spec.groups = vm["groups"].as<long long>();
-    if (spec.groups < 1) throw UsageError("--groups must be at least 1, got " + std::to_string(spec.groups));
+    if (spec.groups < 1)
+      throw UsageError("--groups must be at least 1, got " + std::to_string(spec.groups));
     try {
       spec.padding_mode = padding_mode_from_string(vm["padding-mode"].as<std::string>());
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--padding-mode: ") + e.what());
     }
     const int nd = spec.spatial_dims;
-    spec.input = example && !vm.count("input") ? Extent{32, 32} : parse_extent(vm["input"].as<std::string>(), nd, "--input", 1);
-    spec.stride = parse_extent(example && vm["stride"].defaulted() ? "2" : vm["stride"].as<std::string>(), nd, "--stride", 1);
+    spec.input = example && !vm.count("input")
+                     ? Extent{32, 32}
+                     : parse_extent(vm["input"].as<std::string>(), nd, "--input", 1);
+    spec.stride =
+        parse_extent(example && vm["stride"].defaulted() ? "2" : vm["stride"].as<std::string>(), nd,
+                     "--stride", 1);
     spec.dilation = parse_extent(vm["dilation"].as<std::string>(), nd, "--dilation", 1);
     if (vm.count("padding")) {
       spec.padding = parse_extent(vm["padding"].as<std::string>(), nd, "--padding", 0);
@@ -276,7 +295,8 @@ int conv_command(int argc, const char* const* argv) {
     options.threads = vm["threads"].as<int>();
     options.all_singular_values = vm.count("all") > 0;
     options.gram_steps = vm["gram-steps"].as<int>();
-    if (options.gram_steps < 0 || options.gram_steps > 30) throw UsageError("--gram-steps must be in [0, 30]");
+    if (options.gram_steps < 0 || options.gram_steps > 30)
+      throw UsageError("--gram-steps must be in [0, 30]");
     try {
       options.solver = block_solver_from_string(vm["solver"].as<std::string>());
     } catch (const std::invalid_argument& e) {
@@ -285,7 +305,8 @@ int conv_command(int argc, const char* const* argv) {
     options.dense_limit = vm["dense-limit"].as<long long>();
     options.max_memory_bytes = vm["max-memory"].as<double>() * double(1 << 30);
     if (options.threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
-    if (!(options.tolerance >= 0) || options.tolerance >= 1) throw UsageError("--tolerance must be in [0, 1)");
+    if (!(options.tolerance >= 0) || options.tolerance >= 1)
+      throw UsageError("--tolerance must be in [0, 1)");
     if (options.max_memory_bytes < 0) throw UsageError("--max-memory must be non-negative");
     const std::string precision = vm["precision"].as<std::string>();
     if (precision != "double" && precision != "float")

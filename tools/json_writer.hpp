@@ -13,10 +13,28 @@ namespace lipschitz::tools {
 class JsonWriter {
  public:
   explicit JsonWriter(std::ostream& out) : out_(out) {}
-  JsonWriter& begin_object() { value_prefix(); out_ << '{'; first_ = true; return *this; }
-  JsonWriter& end_object() { out_ << '}'; first_ = false; return *this; }
-  JsonWriter& begin_array() { value_prefix(); out_ << '['; first_ = true; return *this; }
-  JsonWriter& end_array() { out_ << ']'; first_ = false; return *this; }
+  JsonWriter& begin_object() {
+    value_prefix();
+    out_ << '{';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& end_object() {
+    out_ << '}';
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& begin_array() {
+    value_prefix();
+    out_ << '[';
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& end_array() {
+    out_ << ']';
+    first_ = false;
+    return *this;
+  }
   JsonWriter& key(const std::string& k) {
     if (!first_) out_ << ", ";
     write_string(k);
@@ -35,9 +53,21 @@ class JsonWriter {
     }
     return *this;
   }
-  JsonWriter& value(long long v) { value_prefix(); out_ << v; return *this; }
-  JsonWriter& value(bool v) { value_prefix(); out_ << (v ? "true" : "false"); return *this; }
-  JsonWriter& value(const std::string& v) { value_prefix(); write_string(v); return *this; }
+  JsonWriter& value(long long v) {
+    value_prefix();
+    out_ << v;
+    return *this;
+  }
+  JsonWriter& value(bool v) {
+    value_prefix();
+    out_ << (v ? "true" : "false");
+    return *this;
+  }
+  JsonWriter& value(const std::string& v) {
+    value_prefix();
+    write_string(v);
+    return *this;
+  }
   JsonWriter& value(const char* v) { return value(std::string(v)); }
   template <class Int>
   JsonWriter& int_array(const std::vector<Int>& v) {
@@ -61,10 +91,18 @@ class JsonWriter {
     out_ << '"';
     for (char c : s) {
       switch (c) {
-        case '"': out_ << "\\\""; break;
-        case '\\': out_ << "\\\\"; break;
-        case '\n': out_ << "\\n"; break;
-        case '\t': out_ << "\\t"; break;
+        case '"':
+          out_ << "\\\"";
+          break;
+        case '\\':
+          out_ << "\\\\";
+          break;
+        case '\n':
+          out_ << "\\n";
+          break;
+        case '\t':
+          out_ << "\\t";
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];

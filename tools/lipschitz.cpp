@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   }
   const std::string program = self_directory() + "/lipschitz-" + command;
   if (access(program.c_str(), X_OK) != 0) {
-    std::cerr << "lipschitz: unknown command '" << command << "' (no " << program << ")\n\n" << kUsage;
+    std::cerr << "lipschitz: unknown command '" << command << "' (no " << program << ")\n\n"
+              << kUsage;
     return 2;
   }
   argv[1] = const_cast<char*>(program.c_str());

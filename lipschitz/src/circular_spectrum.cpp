@@ -142,7 +142,8 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   const Index d = std::min(spectrum.block_rows(), spectrum.block_cols());
   // Slot of each block's values in the output: multiplicity · d values per block.
   std::vector<Index> offset(static_cast<std::size_t>(freqs + 1), 0);
-  for (Index f = 0; f < freqs; ++f) offset[f + 1] = offset[f] + spectrum.multiplicity(f) * d * groups;
+  for (Index f = 0; f < freqs; ++f)
+    offset[f + 1] = offset[f] + spectrum.multiplicity(f) * d * groups;
   std::vector<T> values(static_cast<std::size_t>(offset[freqs]));
   const Index jobs = freqs * groups;
   const int threads = detail::resolve_threads(options.threads);
@@ -181,7 +182,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   const Index groups = spectrum.conv().groups;
   const Index jobs = spectrum.frequency_count() * groups;
   const int threads = detail::resolve_threads(options.threads);
-  const RoundingMargin margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+  const RoundingMargin margin =
+      rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
 
   // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
@@ -237,7 +239,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     gram<T>(b, a);
     // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
     // (pruned) or within the tolerance of it (settled).
-    const double target = std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+    const double target =
+        std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
     double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
     if (g > floor * (1.0 + tol) && target > 0) {
       // Is every singular value below the target? One Cholesky answers it (see cholesky_bound);
@@ -245,7 +248,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       const Index d = a.rows();
       const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
       // (1 − 1e-12): keep the rounding of this arithmetic from pushing the bound past the target.
-      const double mu = (target * target * (1.0 - 1e-12) - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
+      const double mu =
+          (target * target * (1.0 - 1e-12) - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
       if (mu > 0) g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, mu, work))));
     }
     if (g <= floor) {
@@ -301,8 +305,10 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
 
 template RoundingMargin rounding_margin(const KernelSpectrum<float>&, Index, Index);
 template RoundingMargin rounding_margin(const KernelSpectrum<double>&, Index, Index);
-template std::vector<float> circular_singular_values(const KernelSpectrum<float>&, const SpectrumOptions&);
-template std::vector<double> circular_singular_values(const KernelSpectrum<double>&, const SpectrumOptions&);
+template std::vector<float> circular_singular_values(const KernelSpectrum<float>&,
+                                                     const SpectrumOptions&);
+template std::vector<double> circular_singular_values(const KernelSpectrum<double>&,
+                                                      const SpectrumOptions&);
 template NormBounds circular_norm_bounds(const KernelSpectrum<float>&, const NormOptions&);
 template NormBounds circular_norm_bounds(const KernelSpectrum<double>&, const NormOptions&);
 

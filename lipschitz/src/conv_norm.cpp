@@ -19,9 +19,12 @@ namespace lipschitz {
 
 std::string to_string(ConvMethod method) {
   switch (method) {
-    case ConvMethod::circular_exact: return "circular-exact";
-    case ConvMethod::dense_svd: return "dense-svd";
-    case ConvMethod::torus_bound: return "torus-bound+lanczos";
+    case ConvMethod::circular_exact:
+      return "circular-exact";
+    case ConvMethod::dense_svd:
+      return "dense-svd";
+    case ConvMethod::torus_bound:
+      return "torus-bound+lanczos";
   }
   return "?";
 }
@@ -46,8 +49,9 @@ void check_memory(double need, const ConvNormOptions& options, const std::string
   const double allowed =
       options.max_memory_bytes > 0 ? options.max_memory_bytes : 0.75 * physical_memory_bytes();
   if (need > allowed)
-    throw ResourceError("the layer would need about " + gib(need) + " of memory for " + what + ", more than the " +
-                        gib(allowed) + " allowed (set a larger limit or a smaller input size)");
+    throw ResourceError("the layer would need about " + gib(need) + " of memory for " + what +
+                        ", more than the " + gib(allowed) +
+                        " allowed (set a larger limit or a smaller input size)");
 }
 
 template <class T>
@@ -63,7 +67,8 @@ void check_finite(const ConvSpec& spec, const T* weight) {
 template <class T>
 Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> dense_operator(ConvOperator<T>& op) {
   Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> a(op.output_size(), op.input_size());
-  Eigen::Matrix<T, Eigen::Dynamic, 1> e = Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(op.input_size());
+  Eigen::Matrix<T, Eigen::Dynamic, 1> e =
+      Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(op.input_size());
   for (Index j = 0; j < op.input_size(); ++j) {
     e(j) = T(1);
     op.apply(e.data(), a.col(j).data());
@@ -84,7 +89,10 @@ std::vector<double> dense_singular_values(const Eigen::Matrix<T, Eigen::Dynamic,
     s = Eigen::JacobiSVD<Mat>(a).singularValues();
   } else {
     const Mat g = a.rows() <= a.cols() ? Mat(a * a.transpose()) : Mat(a.transpose() * a);
-    s = Eigen::SelfAdjointEigenSolver<Mat>(g, Eigen::EigenvaluesOnly).eigenvalues().cwiseMax(T(0)).cwiseSqrt();
+    s = Eigen::SelfAdjointEigenSolver<Mat>(g, Eigen::EigenvaluesOnly)
+            .eigenvalues()
+            .cwiseMax(T(0))
+            .cwiseSqrt();
   }
   std::vector<double> v(s.data(), s.data() + s.size());
   std::sort(v.begin(), v.end(), std::greater<double>());
@@ -120,7 +128,8 @@ std::vector<double> plane_wave_start(Op& op, const KernelSpectrum<T>& spectrum,
           for (Index r = 0; r < n[0]; ++r)
             for (Index s = 0; s < n[1]; ++s) {
               const double phase = sign * two_pi * (f1 * double(p[0] + r) + f2 * double(p[1] + s));
-              x[static_cast<std::size_t>((c * n[0] + r) * n[1] + s)] += (v * std::polar(1.0, phase)).real();
+              x[static_cast<std::size_t>((c * n[0] + r) * n[1] + s)] +=
+                  (v * std::polar(1.0, phase)).real();
             }
         }
     std::copy(x.begin(), x.end(), xt.begin());
@@ -145,23 +154,27 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   validate(spec);
   check_finite(spec, weight);
   if (!(options.tolerance >= 0))
-    throw std::invalid_argument("tolerance must be non-negative, got " + std::to_string(options.tolerance));
+    throw std::invalid_argument("tolerance must be non-negative, got " +
+                                std::to_string(options.tolerance));
   const ForwardConv conv = forward_conv(spec);
   const Index in_dim = conv.in_channels * conv.input[0] * conv.input[1];
   const Index out_dim = conv.out_channels * conv.output[0] * conv.output[1];
   const int threads = detail::resolve_threads(options.threads);
   ConvNormResult r;
 
-  const bool dense = !conv.circular && in_dim <= options.dense_limit && out_dim <= options.dense_limit;
+  const bool dense =
+      !conv.circular && in_dim <= options.dense_limit && out_dim <= options.dense_limit;
   const Extent torus = minimal_torus(conv);
   const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads);
   const double block_bytes = [&] {
     const double rows = double(conv.out_channels / conv.groups);
     const double cols = double(conv.in_channels / conv.groups * conv.stride[0] * conv.stride[1]);
-    return 4.0 * threads * (rows * cols + std::min(rows, cols) * std::min(rows, cols)) * sizeof(std::complex<T>);
+    return 4.0 * threads * (rows * cols + std::min(rows, cols) * std::min(rows, cols)) *
+           sizeof(std::complex<T>);
   }();
   check_memory(spectrum_bytes + block_bytes, options,
-               "the frequency matrices on a " + std::to_string(torus[0]) + "x" + std::to_string(torus[1]) + " torus");
+               "the frequency matrices on a " + std::to_string(torus[0]) + "x" +
+                   std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads);
   r.torus = torus;
   NormOptions norm_options;
@@ -177,14 +190,16 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
       r.upper_bound = r.circular.upper;
     } else {
       // Every block is solved anyway: σ₁ is the first value, widened by the rounding margin.
-      check_memory(spectrum_bytes + block_bytes + double(out_dim < in_dim ? out_dim : in_dim) * (sizeof(T) + sizeof(double)), options,
-                   "the full list of singular values");
+      check_memory(spectrum_bytes + block_bytes +
+                       double(out_dim < in_dim ? out_dim : in_dim) * (sizeof(T) + sizeof(double)),
+                   options, "the full list of singular values");
       SpectrumOptions so;
       so.solver = options.solver;
       so.threads = threads;
       const std::vector<T> sv = circular_singular_values(spectrum, so);
       r.singular_values.assign(sv.begin(), sv.end());
-      const RoundingMargin margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+      const RoundingMargin margin =
+          rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
       const double s1 = r.singular_values.empty() ? 0.0 : r.singular_values.front();
       r.lower_bound = margin.lower(s1);
       r.upper_bound = margin.upper(s1);
@@ -195,8 +210,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   } else if (dense) {
     r.method = ConvMethod::dense_svd;
     const double d = double(std::min(in_dim, out_dim));
-    check_memory(spectrum_bytes + (double(in_dim) * double(out_dim) * 2 + d * d * 2) * sizeof(T), options,
-                 "the dense operator");
+    check_memory(spectrum_bytes + (double(in_dim) * double(out_dim) * 2 + d * d * 2) * sizeof(T),
+                 options, "the dense operator");
     ConvOperator<T> op(spectrum, 1);
     const auto sv = dense_singular_values(dense_operator(op), options.solver);
     const RoundingMargin margin = rounding_margin(spectrum, out_dim, in_dim);
@@ -222,7 +237,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
                 : double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
                       (sizeof(T) + sizeof(std::complex<T>));
     const double krylov_bytes = double(options.lanczos_steps + 2) * double(in_dim) * sizeof(T);
-    check_memory(spectrum_bytes + krylov_bytes + operator_bytes, options, "the Lanczos lower bound");
+    check_memory(spectrum_bytes + krylov_bytes + operator_bytes, options,
+                 "the Lanczos lower bound");
     LanczosOptions lo;
     lo.max_steps = options.lanczos_steps;
     lo.tolerance = std::min(lo.tolerance, options.tolerance);
@@ -247,7 +263,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     const double receptive = double(conv.in_channels / conv.groups * taps);
     RoundingMargin margin;
     margin.relative = 8.0 * eps * (double(conv.out_channels) + receptive);
-    margin.absolute = 8.0 * eps * (std::log2(double(torus[0] * torus[1]) + 2.0) + receptive + 1.0) * spectrum.norm_scale();
+    margin.absolute = 8.0 * eps * (std::log2(double(torus[0] * torus[1]) + 2.0) + receptive + 1.0) *
+                      spectrum.norm_scale();
     r.lower_bound = margin.lower(r.lanczos.value);
   }
   if (r.method == ConvMethod::torus_bound) {
@@ -256,10 +273,12 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   } else if (r.method == ConvMethod::circular_exact) {
     r.spectral_norm = 0.5 * (r.lower_bound + r.upper_bound);
   }
-  const RoundingMargin block_margin = rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+  const RoundingMargin block_margin =
+      rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
   r.exact = r.method != ConvMethod::torus_bound ||
             r.upper_bound - r.lower_bound <=
-                std::max(options.tolerance * r.upper_bound, 2 * (block_margin.relative * r.upper_bound + block_margin.absolute));
+                std::max(options.tolerance * r.upper_bound,
+                         2 * (block_margin.relative * r.upper_bound + block_margin.absolute));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
@@ -275,7 +294,10 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
     for (Index b = 0; b < d1; ++b)
       for (Index t = 0; t < taps; ++t) {
         const double v = double(weight[(a * d1 + b) * taps + t]);
-        if (spec.transposed) w(b, a * taps + t) = v; else w(a, b * taps + t) = v;
+        if (spec.transposed)
+          w(b, a * taps + t) = v;
+        else
+          w(a, b * taps + t) = v;
       }
   // Lanczos on WᵀW (≤ 64 steps, converged far below display precision) rather than a dense
   // Gram matrix, which for a 512 × 4608 reshape costs more than the layer's own analysis.
@@ -284,10 +306,12 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
     Index input_size() const { return m.cols(); }
     Index output_size() const { return m.rows(); }
     void apply(const double* x, double* y) const {
-      Eigen::Map<Eigen::VectorXd>(y, m.rows()).noalias() = m * Eigen::Map<const Eigen::VectorXd>(x, m.cols());
+      Eigen::Map<Eigen::VectorXd>(y, m.rows()).noalias() =
+          m * Eigen::Map<const Eigen::VectorXd>(x, m.cols());
     }
     void apply_adjoint(const double* y, double* x) const {
-      Eigen::Map<Eigen::VectorXd>(x, m.cols()).noalias() = m.transpose() * Eigen::Map<const Eigen::VectorXd>(y, m.rows());
+      Eigen::Map<Eigen::VectorXd>(x, m.cols()).noalias() =
+          m.transpose() * Eigen::Map<const Eigen::VectorXd>(y, m.rows());
     }
   } op{w};
   LanczosOptions lo;

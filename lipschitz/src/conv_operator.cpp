@@ -14,9 +14,9 @@ Extent minimal_torus(const ForwardConv& conv) {
   for (int a = 0; a < 2; ++a) {
     const Index k_eff = (conv.kernel[a] - 1) * conv.dilation[a] + 1;
     const Index s = conv.stride[a];
-    Index need = conv.circular ? conv.input[a]
-                               : std::max(conv.input[a] + conv.padding[a],
-                                          (conv.output[a] - 1) * s + k_eff);
+    Index need = conv.circular
+                     ? conv.input[a]
+                     : std::max(conv.input[a] + conv.padding[a], (conv.output[a] - 1) * s + k_eff);
     torus[a] = (need + s - 1) / s * s;
   }
   return torus;
@@ -60,10 +60,14 @@ struct ConvOperator<T>::Impl {
     const int np = static_cast<int>(points);
     std::lock_guard<std::mutex> lock(detail::fftw_planner_mutex());
     using F = detail::Fftw<T>;
-    r2c_in = detail::FftPlan<T>(F::r2c(2, n, int(c_in), real_in.data(), 1, np, freq_in.data(), int(c_in), 1));
-    c2r_in = detail::FftPlan<T>(F::c2r(2, n, int(c_in), freq_in.data(), int(c_in), 1, real_in.data(), 1, np));
-    r2c_out = detail::FftPlan<T>(F::r2c(2, n, int(c_out), real_out.data(), 1, np, freq_out.data(), int(c_out), 1));
-    c2r_out = detail::FftPlan<T>(F::c2r(2, n, int(c_out), freq_out.data(), int(c_out), 1, real_out.data(), 1, np));
+    r2c_in = detail::FftPlan<T>(
+        F::r2c(2, n, int(c_in), real_in.data(), 1, np, freq_in.data(), int(c_in), 1));
+    c2r_in = detail::FftPlan<T>(
+        F::c2r(2, n, int(c_in), freq_in.data(), int(c_in), 1, real_in.data(), 1, np));
+    r2c_out = detail::FftPlan<T>(
+        F::r2c(2, n, int(c_out), real_out.data(), 1, np, freq_out.data(), int(c_out), 1));
+    c2r_out = detail::FftPlan<T>(
+        F::c2r(2, n, int(c_out), freq_out.data(), int(c_out), 1, real_out.data(), 1, np));
     if (!r2c_in || !c2r_in || !r2c_out || !c2r_out)
       throw std::runtime_error("FFTW could not plan the convolution transforms");
   }
@@ -94,7 +98,8 @@ struct ConvOperator<T>::Impl {
       for (Index j1 = 0; j1 < m[0]; ++j1)
         for (Index j2 = 0; j2 < m[1]; ++j2)
           y[(o * m[0] + j1) * m[1] + j2] =
-              scale * real_out[static_cast<std::size_t>(o * points + j1 * s[0] * torus[1] + j2 * s[1])];
+              scale *
+              real_out[static_cast<std::size_t>(o * points + j1 * s[0] * torus[1] + j2 * s[1])];
   }
 
   void apply_adjoint(const T* y, T* x) {
@@ -122,7 +127,8 @@ struct ConvOperator<T>::Impl {
       for (Index a = 0; a < n[0]; ++a)
         for (Index b = 0; b < n[1]; ++b)
           x[(c * n[0] + a) * n[1] + b] =
-              scale * real_in[static_cast<std::size_t>(c * points + (p[0] + a) * torus[1] + p[1] + b)];
+              scale *
+              real_in[static_cast<std::size_t>(c * points + (p[0] + a) * torus[1] + p[1] + b)];
   }
 };
 
@@ -144,9 +150,13 @@ Index ConvOperator<T>::output_size() const {
   return impl_->c_out * impl_->conv.output[0] * impl_->conv.output[1];
 }
 template <class T>
-void ConvOperator<T>::apply(const T* x, T* y) { impl_->apply(x, y); }
+void ConvOperator<T>::apply(const T* x, T* y) {
+  impl_->apply(x, y);
+}
 template <class T>
-void ConvOperator<T>::apply_adjoint(const T* y, T* x) { impl_->apply_adjoint(y, x); }
+void ConvOperator<T>::apply_adjoint(const T* y, T* x) {
+  impl_->apply_adjoint(y, x);
+}
 
 template class ConvOperator<float>;
 template class ConvOperator<double>;
@@ -169,7 +179,9 @@ Index SpatialConvOperator<T>::source(int a, Index j, Index t) const {
 
 namespace {
 // Output pixels per chunk: a chunk's im2col columns stay within ~8 MiB.
-Index pixel_chunk(Index rows) { return std::max<Index>(64, (Index{1} << 20) / std::max<Index>(1, rows)); }
+Index pixel_chunk(Index rows) {
+  return std::max<Index>(64, (Index{1} << 20) / std::max<Index>(1, rows));
+}
 }  // namespace
 
 template <class T>
@@ -201,7 +213,7 @@ void SpatialConvOperator<T>::apply(const T* x, T* y) {
         }
         const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
         Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g * pixels + p0, out_g, count,
-                                                         Eigen::OuterStride<>(pixels));
+                                                        Eigen::OuterStride<>(pixels));
         out.noalias() = w * cols.leftCols(count);
       }
   }
@@ -227,8 +239,8 @@ void SpatialConvOperator<T>::apply_adjoint(const T* y, T* x) {
       for (Index c = 0; c < chunks; ++c) {
         const Index p0 = c * chunk, count = std::min(chunk, pixels - p0);
         const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
-        const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> in(y + g * out_g * pixels + p0, out_g, count,
-                                                                  Eigen::OuterStride<>(pixels));
+        const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> in(
+            y + g * out_g * pixels + p0, out_g, count, Eigen::OuterStride<>(pixels));
         cols.leftCols(count).noalias() = w.transpose() * in;
         for (Index i = 0; i < in_g; ++i) {
           T* xc = local.data() + (g * in_g + i) * n1 * n2;

@@ -71,8 +71,8 @@ void validate(const ConvSpec& s) {
     for (int a = 0; a < 2; ++a) {
       const Index v = (*extents[i])[a];
       if (v < 1 || v > kMaxExtent)
-        fail(std::string(names[i]) + " must be in [1, " + std::to_string(kMaxExtent) +
-             "], got " + extent_string(*extents[i], s.spatial_dims));
+        fail(std::string(names[i]) + " must be in [1, " + std::to_string(kMaxExtent) + "], got " +
+             extent_string(*extents[i], s.spatial_dims));
     }
   }
   for (int a = 0; a < 2; ++a) {
@@ -103,7 +103,8 @@ void validate(const ConvSpec& s) {
     } else if (!s.transposed && s.input[a] + 2 * s.padding[a] < ke[a]) {
       fail("the effective kernel (" + extent_string(ke, s.spatial_dims) +
            ") is larger than the padded input (input " + extent_string(s.input, s.spatial_dims) +
-           ", padding " + extent_string(s.padding, s.spatial_dims) + "): the output would be empty");
+           ", padding " + extent_string(s.padding, s.spatial_dims) +
+           "): the output would be empty");
     }
   }
   const Extent out = output_size(s);

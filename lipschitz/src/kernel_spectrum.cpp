@@ -34,13 +34,15 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   // Each slice zero-padded to the torus; taps t·d wrap modulo N and add up (ALGORITHMS.md §1:
   // cropping instead, as numpy's fft2(K, n) does, gives wrong values when k_eff > N).
   double sum_squares = 0;
-  for (Index i = 0; i < matrix_size_ * kernel_taps; ++i) sum_squares += double(weight[i]) * double(weight[i]);
+  for (Index i = 0; i < matrix_size_ * kernel_taps; ++i)
+    sum_squares += double(weight[i]) * double(weight[i]);
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
 
   {
     // 2 MiB-aligned and advised for transparent huge pages (Linux), rounded up to whole pages.
     constexpr std::size_t kHuge = std::size_t{1} << 21;
-    const std::size_t bytes = static_cast<std::size_t>(torus_[0] * half_ * matrix_size_) * sizeof(Complex);
+    const std::size_t bytes =
+        static_cast<std::size_t>(torus_[0] * half_ * matrix_size_) * sizeof(Complex);
     const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
     void* p = std::aligned_alloc(kHuge, std::max(rounded, kHuge));
     if (!p) throw std::bad_alloc();
@@ -73,7 +75,8 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
         2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.get(),
         static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
   }
-  if (!plan_full || !plan_last) throw std::runtime_error("FFTW could not plan the kernel transform");
+  if (!plan_full || !plan_last)
+    throw std::runtime_error("FFTW could not plan the kernel transform");
 #pragma omp parallel num_threads(detail::resolve_threads(threads))
   {
     std::vector<T> slices(static_cast<std::size_t>(chunk * points));
@@ -128,7 +131,8 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
           for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2) {
             const Index r1 = (u * t1 * conv_.dilation[0]) % torus_[0];
             const Index r2 = (v * t2 * conv_.dilation[1]) % torus_[1];
-            const double angle = two_pi * double((r1 * torus_[1] + r2 * torus_[0]) % period) / double(period);
+            const double angle =
+                two_pi * double((r1 * torus_[1] + r2 * torus_[0]) % period) / double(period);
             phase(t1 * conv_.kernel[1] + t2, j) = Complex(T(std::cos(angle)), T(-std::sin(angle)));
           }
       }
@@ -145,7 +149,8 @@ double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& to
   // The spectrum, plus the transform's scratch: at most 2²² values per thread (the FFT chunks,
   // or the direct sum's real and imaginary parts) and the slices or phase tables beside them.
   const double scratch = std::min(m * double(torus[0]) * double(torus[1]), double(1 << 22)) * 2;
-  return m * half * sizeof(Complex) + double(detail::resolve_threads(threads)) * scratch * sizeof(T);
+  return m * half * sizeof(Complex) +
+         double(detail::resolve_threads(threads)) * scratch * sizeof(T);
 }
 
 template <class T>
@@ -156,7 +161,7 @@ Index KernelSpectrum<T>::multiplicity(Index f) const {
 
 template <class T>
 typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, Index o,
-                                                            Index i) const {
+                                                             Index i) const {
   const Index in_g = conv_.in_channels / conv_.groups;
   if (v < half_) return data_[(u * half_ + v) * matrix_size_ + o * in_g + i];
   const Index cu = (torus_[0] - u) % torus_[0];

@@ -56,7 +56,8 @@ std::vector<std::int64_t> parse_shape(const std::string& tuple, const std::strin
     item.erase(std::remove(item.begin(), item.end(), ' '), item.end());
     if (item.empty()) continue;
     if (item.back() == 'L') item.pop_back();  // Python 2 longs
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 15)
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+        item.size() > 15)
       fail(path, "header 'shape' has a bad dimension '" + item + "' in " + tuple);
     shape.push_back(std::stoll(item));
   }
@@ -92,7 +93,8 @@ NpyArray read_npy(const std::string& path) {
     if (!in.read(reinterpret_cast<char*>(b), 4)) fail(path, "truncated in the header");
     header_len = b[0] | (b[1] << 8) | (b[2] << 16) | (std::uint32_t(b[3]) << 24);
   } else {
-    fail(path, "unsupported .npy format version " + std::to_string(major) + " (expected 1, 2 or 3)");
+    fail(path,
+         "unsupported .npy format version " + std::to_string(major) + " (expected 1, 2 or 3)");
   }
   if (std::streamoff(header_len) > file_size) fail(path, "truncated in the header");
   std::string header(header_len, '\0');
@@ -103,14 +105,17 @@ NpyArray read_npy(const std::string& path) {
   const std::string shape_text = dict_value(header, "shape", path);
   if (fortran == "True")
     fail(path, "Fortran-order arrays are not supported; save np.ascontiguousarray(w) instead");
-  if (fortran != "False") fail(path, "header 'fortran_order' must be True or False, got '" + fortran + "'");
-  if (shape_text.empty() || shape_text.front() != '(') fail(path, "header 'shape' is not a tuple: " + shape_text);
+  if (fortran != "False")
+    fail(path, "header 'fortran_order' must be True or False, got '" + fortran + "'");
+  if (shape_text.empty() || shape_text.front() != '(')
+    fail(path, "header 'shape' is not a tuple: " + shape_text);
 
   NpyArray a;
   a.shape = parse_shape(shape_text, path);
   if (descr.size() != 3 || descr[1] != 'f' || (descr[2] != '4' && descr[2] != '8') ||
       std::string("<>|=").find(descr[0]) == std::string::npos)
-    fail(path, "dtype '" + descr + "' is not supported: expected float32 ('<f4') or float64 ('<f8')");
+    fail(path,
+         "dtype '" + descr + "' is not supported: expected float32 ('<f4') or float64 ('<f8')");
   const std::size_t width = descr[2] == '4' ? 4 : 8;
   a.dtype = width == 4 ? "float32" : "float64";
   const bool little = descr[0] != '>';

@@ -25,14 +25,17 @@ inline Eigen::MatrixXd dense_operator(const ConvSpec& spec, const std::vector<do
   Extent m;
   for (int a = 0; a < 2; ++a)
     m[a] = circ ? n[a] / spec.stride[a]
-                : (n[a] + 2 * spec.padding[a] - ((spec.kernel[a] - 1) * spec.dilation[a] + 1)) / spec.stride[a] + 1;
+                : (n[a] + 2 * spec.padding[a] - ((spec.kernel[a] - 1) * spec.dilation[a] + 1)) /
+                          spec.stride[a] +
+                      1;
   Eigen::MatrixXd a = Eigen::MatrixXd::Zero(co * m[0] * m[1], ci * n[0] * n[1]);
   for (Index o = 0; o < co; ++o)
     for (Index il = 0; il < ci_g; ++il) {
       const Index i = (o / co_g) * ci_g + il;
       for (Index t1 = 0; t1 < spec.kernel[0]; ++t1)
         for (Index t2 = 0; t2 < spec.kernel[1]; ++t2) {
-          const double v = w[static_cast<std::size_t>(((o * ci_g + il) * spec.kernel[0] + t1) * spec.kernel[1] + t2)];
+          const double v = w[static_cast<std::size_t>(
+              ((o * ci_g + il) * spec.kernel[0] + t1) * spec.kernel[1] + t2)];
           for (Index j1 = 0; j1 < m[0]; ++j1)
             for (Index j2 = 0; j2 < m[1]; ++j2) {
               Index y = j1 * spec.stride[0] + t1 * spec.dilation[0] - (circ ? 0 : spec.padding[0]);
@@ -52,7 +55,8 @@ inline Eigen::MatrixXd dense_operator(const ConvSpec& spec, const std::vector<do
 }
 
 /// All singular values of the dense operator, descending.
-inline std::vector<double> dense_singular_values(const ConvSpec& spec, const std::vector<double>& w) {
+inline std::vector<double> dense_singular_values(const ConvSpec& spec,
+                                                 const std::vector<double>& w) {
   const Eigen::MatrixXd a = dense_operator(spec, w);
   // JacobiSVD, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values when singular values
   // repeat (as they do for every convolution) on matrices larger than 16.
@@ -65,7 +69,8 @@ inline std::vector<double> dense_singular_values(const ConvSpec& spec, const std
 /// a Jacobi SVD would be slow); accurate to ε·σ₁.
 inline double dense_sigma1(const ConvSpec& spec, const std::vector<double>& w) {
   const Eigen::MatrixXd a = dense_operator(spec, w);
-  const Eigen::MatrixXd g = a.rows() <= a.cols() ? Eigen::MatrixXd(a * a.transpose()) : Eigen::MatrixXd(a.transpose() * a);
+  const Eigen::MatrixXd g = a.rows() <= a.cols() ? Eigen::MatrixXd(a * a.transpose())
+                                                 : Eigen::MatrixXd(a.transpose() * a);
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(g, Eigen::EigenvaluesOnly);
   return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
 }
@@ -81,7 +86,9 @@ inline std::vector<double> random_weight(const ConvSpec& spec, std::mt19937_64& 
 /// A random valid layer: 1-D or 2-D, conv or transposed, zeros or circular, with stride,
 /// dilation, groups, kernels larger than the input, kept small enough for a dense SVD.
 inline ConvSpec random_spec(std::mt19937_64& rng, PaddingMode mode) {
-  auto pick = [&rng](Index lo, Index hi) { return std::uniform_int_distribution<Index>(lo, hi)(rng); };
+  auto pick = [&rng](Index lo, Index hi) {
+    return std::uniform_int_distribution<Index>(lo, hi)(rng);
+  };
   for (;;) {
     ConvSpec s;
     s.spatial_dims = pick(0, 3) == 0 ? 1 : 2;
@@ -96,7 +103,8 @@ inline ConvSpec random_spec(std::mt19937_64& rng, PaddingMode mode) {
       s.stride[a] = pick(0, 2) == 0 ? pick(2, 3) : 1;
       s.dilation[a] = pick(0, 3) == 0 ? 2 : 1;
       s.padding[a] = mode == PaddingMode::zeros ? pick(0, 2) : 0;
-      s.input[a] = mode == PaddingMode::circular && !s.transposed ? s.stride[a] * pick(1, 4) : pick(1, 7);
+      s.input[a] =
+          mode == PaddingMode::circular && !s.transposed ? s.stride[a] * pick(1, 4) : pick(1, 7);
     }
     try {
       validate(s);

@@ -11,7 +11,8 @@ using namespace lipschitz::test;
 namespace {
 
 template <class T>
-std::vector<double> engine_values(const ConvSpec& spec, const std::vector<double>& w, BlockSolver solver) {
+std::vector<double> engine_values(const ConvSpec& spec, const std::vector<double>& w,
+                                  BlockSolver solver) {
   const std::vector<T> wt(w.begin(), w.end());
   const ForwardConv f = forward_conv(spec);
   const KernelSpectrum<T> ks(wt.data(), f, f.input);
@@ -76,7 +77,8 @@ TEST_CASE("full spectrum equals the dense SVD over random circular layers") {
     CHECK(spectrum_error(got_fg, want) < kFloatGramTol);
     // Count: m₁m₂ · groups · min(rows, cols) values (the rest of a tall operator is zero).
     const ForwardConv f = forward_conv(spec);
-    const Index rows = f.out_channels / f.groups, cols = f.in_channels / f.groups * f.stride[0] * f.stride[1];
+    const Index rows = f.out_channels / f.groups,
+                cols = f.in_channels / f.groups * f.stride[0] * f.stride[1];
     CHECK(Index(got_d.size()) == f.output[0] * f.output[1] * f.groups * std::min(rows, cols));
   }
 }
@@ -112,7 +114,8 @@ TEST_CASE("certified sigma_1 brackets the dense value within the tolerance") {
       CHECK(b.upper >= truth * (1 - slack));
       CHECK(b.pruned + b.settled + b.resolved == b.blocks);
       // Width: the tolerance (1e-6), or twice the rounding margin where that is wider (float).
-      CHECK((b.upper - b.lower) <= std::max(1e-6 * truth, 2 * (m.relative * b.upper + m.absolute)) * (1 + 1e-9));
+      CHECK((b.upper - b.lower) <=
+            std::max(1e-6 * truth, 2 * (m.relative * b.upper + m.absolute)) * (1 + 1e-9));
     }
   }
 }
@@ -139,7 +142,8 @@ TEST_CASE("properties: identity, orthogonal 1x1, scaling, adjoint") {
     ConvSpec s = circular2d(3, 3, 3, 5);
     std::vector<double> w(3 * 3 * 9, 0.0);
     for (int c = 0; c < 3; ++c) w[(c * 3 + c) * 9 + 4] = 1.0;  // centre tap
-    for (double v : engine_values<double>(s, w, BlockSolver::gram_eigen)) CHECK(std::abs(v - 1) < 1e-12);
+    for (double v : engine_values<double>(s, w, BlockSolver::gram_eigen))
+      CHECK(std::abs(v - 1) < 1e-12);
   }
   SUBCASE("orthogonal 1x1 kernel: every singular value is 1") {
     ConvSpec s = circular2d(2, 2, 1, 4);
@@ -157,7 +161,8 @@ TEST_CASE("properties: identity, orthogonal 1x1, scaling, adjoint") {
     for (double& x : w) x *= -2.5;
     const auto b = engine_values<double>(s, w, BlockSolver::gram_eigen);
     REQUIRE(a.size() == b.size());
-    for (std::size_t i = 0; i < a.size(); ++i) CHECK(std::abs(b[i] - 2.5 * a[i]) < 1e-12 * b.front());
+    for (std::size_t i = 0; i < a.size(); ++i)
+      CHECK(std::abs(b[i] - 2.5 * a[i]) < 1e-12 * b.front());
   }
   SUBCASE("a transposed layer has the values of its adjoint convolution") {
     std::mt19937_64 rng(5);
@@ -167,7 +172,8 @@ TEST_CASE("properties: identity, orthogonal 1x1, scaling, adjoint") {
     ConvSpec t = s;
     t.transposed = true;
     t.input = {3, 3};  // the convolution's output size
-    CHECK(spectrum_error(engine_values<double>(t, w, BlockSolver::svd), engine_values<double>(s, w, BlockSolver::svd)) < 1e-13);
+    CHECK(spectrum_error(engine_values<double>(t, w, BlockSolver::svd),
+                         engine_values<double>(s, w, BlockSolver::svd)) < 1e-13);
   }
   SUBCASE("zero weights give zeros and a zero interval") {
     ConvSpec s = circular2d(2, 2, 3, 4);
@@ -186,8 +192,9 @@ TEST_CASE("edge cases on purpose") {
     Index co, ci, k, n, s;
   };
   // 1x1 kernels, one channel, kernel as large as / larger than the input, stride = kernel.
-  for (const Case c : {Case{3, 2, 1, 4, 1}, Case{1, 1, 3, 5, 1}, Case{2, 3, 4, 4, 1}, Case{2, 2, 5, 3, 1},
-                       Case{3, 2, 2, 6, 2}, Case{2, 2, 3, 6, 3}, Case{1, 1, 1, 1, 1}}) {
+  for (const Case c :
+       {Case{3, 2, 1, 4, 1}, Case{1, 1, 3, 5, 1}, Case{2, 3, 4, 4, 1}, Case{2, 2, 5, 3, 1},
+        Case{3, 2, 2, 6, 2}, Case{2, 2, 3, 6, 3}, Case{1, 1, 1, 1, 1}}) {
     ConvSpec s = circular2d(c.co, c.ci, c.k, c.n);
     s.stride = {c.s, c.s};
     CAPTURE(c.co);
@@ -196,11 +203,13 @@ TEST_CASE("edge cases on purpose") {
     CAPTURE(c.n);
     CAPTURE(c.s);
     const auto w = random_weight(s, rng);
-    CHECK(spectrum_error(engine_values<double>(s, w, BlockSolver::gram_eigen), dense_singular_values(s, w)) < kDoubleTol);
+    CHECK(spectrum_error(engine_values<double>(s, w, BlockSolver::gram_eigen),
+                         dense_singular_values(s, w)) < kDoubleTol);
   }
   SUBCASE("ALGORITHMS.md's wrap-around example: 3x3 kernel on a 2x2 torus is not cropped") {
     ConvSpec s = circular2d(1, 1, 3, 2);
     const auto w = random_weight(s, rng);
-    CHECK(spectrum_error(engine_values<double>(s, w, BlockSolver::svd), dense_singular_values(s, w)) < kDoubleTol);
+    CHECK(spectrum_error(engine_values<double>(s, w, BlockSolver::svd),
+                         dense_singular_values(s, w)) < kDoubleTol);
   }
 }

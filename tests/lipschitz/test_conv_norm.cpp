@@ -35,7 +35,8 @@ TEST_CASE("zero padding: the interval always contains the truth, exact when dens
     for (int precision = 0; precision < 2; ++precision) {
       CAPTURE(precision);
       const double slack = precision == 0 ? kReferenceSlack : 0.0;
-      const ConvNormResult b = precision == 0 ? run<double>(spec, w, bound_only) : run<float>(spec, w, bound_only);
+      const ConvNormResult b =
+          precision == 0 ? run<double>(spec, w, bound_only) : run<float>(spec, w, bound_only);
       CHECK(b.method == ConvMethod::torus_bound);
       CHECK(b.lower_bound <= truth * (1 + slack));
       CHECK(b.upper_bound >= truth * (1 - slack));
@@ -46,17 +47,20 @@ TEST_CASE("zero padding: the interval always contains the truth, exact when dens
       CHECK(d.exact);
       CHECK(d.lower_bound <= truth * (1 + slack));
       CHECK(d.upper_bound >= truth * (1 - slack));
-      CHECK(rel_err(d.spectral_norm, truth, (precision == 0 ? 1e-9 : kFloatGramTol) * w_norm) < (precision == 0 ? kDoubleTol : kFloatTol));
+      CHECK(rel_err(d.spectral_norm, truth, (precision == 0 ? 1e-9 : kFloatGramTol) * w_norm) <
+            (precision == 0 ? kDoubleTol : kFloatTol));
     }
     // ALGORITHMS.md §4: the circular value at the layer's own size is not a bound. Count how
     // often it falls below the truth, to show the test can see the difference.
-    if (!spec.transposed && spec.input[0] % spec.stride[0] == 0 && spec.input[1] % spec.stride[1] == 0) {
+    if (!spec.transposed && spec.input[0] % spec.stride[0] == 0 &&
+        spec.input[1] % spec.stride[1] == 0) {
       ConvSpec c = spec;
       c.padding_mode = PaddingMode::circular;
       if (run<double>(c, w, {}).upper_bound < truth * (1 - 1e-9)) ++below_circular;
     }
   }
-  MESSAGE("circular value at the layer's own size fell below the zero-padded truth in " << below_circular << " of 80 cases");
+  MESSAGE("circular value at the layer's own size fell below the zero-padded truth in "
+          << below_circular << " of 80 cases");
 }
 
 TEST_CASE("circular layers: exact, with the full spectrum on request") {
@@ -76,7 +80,8 @@ TEST_CASE("circular layers: exact, with the full spectrum on request") {
     CHECK(r.upper_bound >= want.front() * (1 - kReferenceSlack));
     REQUIRE(r.singular_values.size() == want.size());
     double err = 0;
-    for (std::size_t i = 0; i < want.size(); ++i) err = std::max(err, std::abs(r.singular_values[i] - want[i]));
+    for (std::size_t i = 0; i < want.size(); ++i)
+      err = std::max(err, std::abs(r.singular_values[i] - want[i]));
     CHECK(err < kDoubleTol * want.front());
   }
 }
@@ -91,7 +96,8 @@ TEST_CASE("large kernels: the FFT transform (> 64 taps) and the FFT operator (> 
     s.input = {6 + trial % 3, 7};
     s.padding = {4, 4};
     s.padding_mode = trial < 4 ? PaddingMode::circular : PaddingMode::zeros;
-    s.dilation = {s.padding_mode == PaddingMode::circular ? 1 + trial % 2 : 1, 1};  // k_eff 17 wraps
+    s.dilation = {s.padding_mode == PaddingMode::circular ? 1 + trial % 2 : 1,
+                  1};  // k_eff 17 wraps
     validate(s);
     const auto w = random_weight(s, rng);
     const auto want = dense_singular_values(s, w);
@@ -105,7 +111,8 @@ TEST_CASE("large kernels: the FFT transform (> 64 taps) and the FFT operator (> 
     if (s.padding_mode == PaddingMode::circular) {
       REQUIRE(r.singular_values.size() == want.size());
       double err = 0;
-      for (std::size_t i = 0; i < want.size(); ++i) err = std::max(err, std::abs(r.singular_values[i] - want[i]));
+      for (std::size_t i = 0; i < want.size(); ++i)
+        err = std::max(err, std::abs(r.singular_values[i] - want[i]));
       CHECK(err < kDoubleTol * want.front());
     }
   }
@@ -138,9 +145,11 @@ TEST_CASE("errors: non-finite weights, memory, invalid layers") {
   s.input = {8, 8};
   std::vector<double> w(36, 0.5);
   w[7] = std::nan("");
-  CHECK_THROWS_WITH_AS(analyze_conv(s, w.data()), "weight entry 7 is not finite (nan)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(analyze_conv(s, w.data()), "weight entry 7 is not finite (nan)",
+                       std::invalid_argument);
   w[7] = HUGE_VAL;
-  CHECK_THROWS_WITH_AS(analyze_conv(s, w.data()), "weight entry 7 is not finite (inf)", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(analyze_conv(s, w.data()), "weight entry 7 is not finite (inf)",
+                       std::invalid_argument);
   w[7] = 0.5;
   ConvSpec huge = s;
   huge.input = {1 << 20, 1 << 20};

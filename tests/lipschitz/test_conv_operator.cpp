@@ -1,4 +1,5 @@
-// Tests conv_operator.hpp: the FFT and spatial operators equal the dense operator; adjoint identity.
+// Tests conv_operator.hpp: the FFT and spatial operators equal the dense operator; adjoint
+// identity.
 #include <doctest/doctest.h>
 #include <lipschitz/conv_operator.hpp>
 
@@ -12,7 +13,8 @@ TEST_CASE("apply and apply_adjoint match the dense operator on random layers") {
   std::mt19937_64 rng(99);
   std::normal_distribution<double> normal;
   for (int trial = 0; trial < 40; ++trial) {
-    const ConvSpec spec = random_spec(rng, trial % 3 == 0 ? PaddingMode::circular : PaddingMode::zeros);
+    const ConvSpec spec =
+        random_spec(rng, trial % 3 == 0 ? PaddingMode::circular : PaddingMode::zeros);
     const auto w = random_weight(spec, rng);
     const ForwardConv f = forward_conv(spec);
     // The dense operator of the forward convolution (a transposed layer's adjoint).
@@ -30,21 +32,22 @@ TEST_CASE("apply and apply_adjoint match the dense operator on random layers") {
     for (Index i = 0; i < y.size(); ++i) y(i) = normal(rng);
     CAPTURE(trial);
     for (int which = 0; which < 2; ++which) {
-    CAPTURE(which);
-    if (which == 0) {
-      fft_op.apply(x.data(), tx.data());
-      fft_op.apply_adjoint(y.data(), ty.data());
-    } else {
-      spatial_op.apply(x.data(), tx.data());
-      spatial_op.apply_adjoint(y.data(), ty.data());
-    }
-    // Scale of the rounding: the weight's norm (the operator may be zero when every tap
-    // lands in the padding, so a.norm() cannot be the scale).
-    const double scale = Eigen::Map<const Eigen::VectorXd>(w.data(), Index(w.size())).norm() * (x.norm() + y.norm());
-    CHECK((tx - a * x).norm() <= 1e-12 * scale);
-    CHECK((ty - a.transpose() * y).norm() <= 1e-12 * scale);
-    // <T x, y> = <x, Tᵀ y>
-    CHECK(std::abs(tx.dot(y) - x.dot(ty)) <= 1e-12 * scale * (x.norm() + y.norm()));
+      CAPTURE(which);
+      if (which == 0) {
+        fft_op.apply(x.data(), tx.data());
+        fft_op.apply_adjoint(y.data(), ty.data());
+      } else {
+        spatial_op.apply(x.data(), tx.data());
+        spatial_op.apply_adjoint(y.data(), ty.data());
+      }
+      // Scale of the rounding: the weight's norm (the operator may be zero when every tap
+      // lands in the padding, so a.norm() cannot be the scale).
+      const double scale = Eigen::Map<const Eigen::VectorXd>(w.data(), Index(w.size())).norm() *
+                           (x.norm() + y.norm());
+      CHECK((tx - a * x).norm() <= 1e-12 * scale);
+      CHECK((ty - a.transpose() * y).norm() <= 1e-12 * scale);
+      // <T x, y> = <x, Tᵀ y>
+      CHECK(std::abs(tx.dot(y) - x.dot(ty)) <= 1e-12 * scale * (x.norm() + y.norm()));
     }
   }
 }

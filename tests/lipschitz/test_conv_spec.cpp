@@ -59,23 +59,29 @@ TEST_CASE("the forward reduction of a transposed layer is its adjoint convolutio
 TEST_CASE("validation names the constraint and the value") {
   ConvSpec s = conv2d(6, 2, 3, 8);
   s.groups = 4;
-  CHECK_THROWS_WITH_AS(validate(s), "groups must divide c_out: c_out = 6, groups = 4", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(validate(s), "groups must divide c_out: c_out = 6, groups = 4",
+                       std::invalid_argument);
   s.transposed = true;
-  CHECK_THROWS_WITH_AS(validate(s), "groups must divide c_in: c_in = 6, groups = 4", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(validate(s), "groups must divide c_in: c_in = 6, groups = 4",
+                       std::invalid_argument);
   ConvSpec c = conv2d(2, 2, 3, 10);
   c.padding_mode = PaddingMode::circular;
   c.stride = {3, 3};
-  CHECK_THROWS_WITH_AS(validate(c),
-                       "stride must divide the input size for circular padding: input = 10x10, stride = 3x3",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      validate(c),
+      "stride must divide the input size for circular padding: input = 10x10, stride = 3x3",
+      std::invalid_argument);
   ConvSpec big = conv2d(2, 2, 7, 3);
-  CHECK_THROWS_WITH_AS(validate(big),
-                       "the effective kernel (7x7) is larger than the padded input (input 3x3, padding "
-                       "0x0): the output would be empty",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      validate(big),
+      "the effective kernel (7x7) is larger than the padded input (input 3x3, padding "
+      "0x0): the output would be empty",
+      std::invalid_argument);
   ConvSpec zero = conv2d(2, 2, 0, 3);
-  CHECK_THROWS_WITH_AS(validate(zero), "kernel size must be in [1, 16777216], got 0x0", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(validate(zero), "kernel size must be in [1, 16777216], got 0x0",
+                       std::invalid_argument);
   CHECK_THROWS_WITH_AS(padding_mode_from_string("reflect"),
-                       "padding mode must be 'zeros' or 'circular', got 'reflect'", std::invalid_argument);
+                       "padding mode must be 'zeros' or 'circular', got 'reflect'",
+                       std::invalid_argument);
   CHECK(padding_mode_from_string(to_string(PaddingMode::circular)) == PaddingMode::circular);
 }

@@ -12,15 +12,16 @@ using namespace lipschitz;
 
 namespace {
 // M(u, v)[o, i] = Σ_t K[o, i, t] exp(−2πi (u t₁d₁/N₁ + v t₂d₂/N₂)), summed directly.
-std::complex<double> naive_entry(const ForwardConv& c, const std::vector<double>& w, const Extent& n,
-                                 Index u, Index v, Index o, Index i) {
+std::complex<double> naive_entry(const ForwardConv& c, const std::vector<double>& w,
+                                 const Extent& n, Index u, Index v, Index o, Index i) {
   const double pi = std::acos(-1.0);
   std::complex<double> acc = 0;
   const Index ci_g = c.in_channels / c.groups;
   for (Index t1 = 0; t1 < c.kernel[0]; ++t1)
     for (Index t2 = 0; t2 < c.kernel[1]; ++t2) {
-      const double phase = -2 * pi * (double(u * t1 * c.dilation[0]) / double(n[0]) +
-                                       double(v * t2 * c.dilation[1]) / double(n[1]));
+      const double phase = -2 * pi *
+                           (double(u * t1 * c.dilation[0]) / double(n[0]) +
+                            double(v * t2 * c.dilation[1]) / double(n[1]));
       acc += w[static_cast<std::size_t>(((o * ci_g + i) * c.kernel[0] + t1) * c.kernel[1] + t2)] *
              std::polar(1.0, phase);
     }
@@ -70,7 +71,8 @@ TEST_CASE("a torus that the stride does not divide is refused") {
   c.out_channels = c.in_channels = 1;
   c.stride = {2, 2};
   std::vector<double> w{1.0};
-  CHECK_THROWS_WITH_AS(KernelSpectrum<double>(w.data(), c, {4, 5}),
-                       "torus size must be a positive multiple of the stride: torus = 5, stride = 2",
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(
+      KernelSpectrum<double>(w.data(), c, {4, 5}),
+      "torus size must be a positive multiple of the stride: torus = 5, stride = 2",
+      std::invalid_argument);
 }

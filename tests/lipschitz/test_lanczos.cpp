@@ -17,7 +17,8 @@ struct MatrixOp {
     Eigen::Map<Eigen::VectorXd>(y, a.rows()) = a * Eigen::Map<const Eigen::VectorXd>(x, a.cols());
   }
   void apply_adjoint(const double* y, double* x) const {
-    Eigen::Map<Eigen::VectorXd>(x, a.cols()) = a.transpose() * Eigen::Map<const Eigen::VectorXd>(y, a.rows());
+    Eigen::Map<Eigen::VectorXd>(x, a.cols()) =
+        a.transpose() * Eigen::Map<const Eigen::VectorXd>(y, a.rows());
   }
 };
 }  // namespace

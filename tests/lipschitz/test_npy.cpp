@@ -51,7 +51,8 @@ TEST_CASE("write then read, float64 and float32") {
 TEST_CASE("big-endian and version 2 headers") {
   const std::string p = temp_path("be");
   const char be_two[8] = {0x40, 0, 0, 0, 0, 0, 0, 0};  // 2.0 as big-endian float64
-  write_raw(p, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", std::string(be_two, 8), 2);
+  write_raw(p, "{'descr': '>f8', 'fortran_order': False, 'shape': (1,), }", std::string(be_two, 8),
+            2);
   const NpyArray a = read_npy(p);
   CHECK(a.data == std::vector<double>{2.0});
   std::remove(p.c_str());
@@ -59,20 +60,33 @@ TEST_CASE("big-endian and version 2 headers") {
 
 TEST_CASE("errors name the file and the problem") {
   const std::string p = temp_path("bad");
-  CHECK_THROWS_WITH_AS(read_npy("no_such_file.npy"), "cannot open no_such_file.npy: No such file or directory", NpyError);
+  CHECK_THROWS_WITH_AS(read_npy("no_such_file.npy"),
+                       "cannot open no_such_file.npy: No such file or directory", NpyError);
   {
     std::ofstream out(p, std::ios::binary);
     out << "hello world, not numpy";
   }
-  CHECK_THROWS_WITH_AS(read_npy(p), (p + ": not a NumPy .npy file (the magic string \\x93NUMPY is missing)").c_str(), NpyError);
+  CHECK_THROWS_WITH_AS(
+      read_npy(p), (p + ": not a NumPy .npy file (the magic string \\x93NUMPY is missing)").c_str(),
+      NpyError);
   write_raw(p, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", std::string(32, '\0'));
-  CHECK_THROWS_WITH_AS(read_npy(p), (p + ": Fortran-order arrays are not supported; save np.ascontiguousarray(w) instead").c_str(), NpyError);
+  CHECK_THROWS_WITH_AS(
+      read_npy(p),
+      (p + ": Fortran-order arrays are not supported; save np.ascontiguousarray(w) instead")
+          .c_str(),
+      NpyError);
   write_raw(p, "{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", std::string(16, '\0'));
-  CHECK_THROWS_WITH_AS(read_npy(p), (p + ": dtype '<i8' is not supported: expected float32 ('<f4') or float64 ('<f8')").c_str(), NpyError);
+  CHECK_THROWS_WITH_AS(
+      read_npy(p),
+      (p + ": dtype '<i8' is not supported: expected float32 ('<f4') or float64 ('<f8')").c_str(),
+      NpyError);
   write_raw(p, "{'descr': '<c16', 'fortran_order': False, 'shape': (2,), }", std::string(32, '\0'));
   CHECK_THROWS_AS(read_npy(p), NpyError);
-  write_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }", std::string(40, '\0'));
-  CHECK_THROWS_WITH_AS(read_npy(p), (p + ": truncated: shape (4, 4) needs 64 bytes of data, the file has 40").c_str(), NpyError);
+  write_raw(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4), }",
+            std::string(40, '\0'));
+  CHECK_THROWS_WITH_AS(
+      read_npy(p),
+      (p + ": truncated: shape (4, 4) needs 64 bytes of data, the file has 40").c_str(), NpyError);
   write_raw(p, "{'descr': '<f4', 'fortran_order': False, }", "");
   CHECK_THROWS_WITH_AS(read_npy(p), (p + ": header has no 'shape' field").c_str(), NpyError);
   {

@@ -16,7 +16,7 @@ namespace lipschitz {
 enum class BlockSolver {
   gram_eigen,  ///< eigenvalues of the smaller Gram matrix, σ = √λ: fast; absolute error ~ ε·σ₁
                ///< (tiny singular values lose relative accuracy, ALGORITHMS.md §1)
-  svd          ///< one-sided Jacobi SVD of the block: slower, relative accuracy on every value
+  svd  ///< one-sided Jacobi SVD of the block: slower, relative accuracy on every value
 };
 /// "gram-eigen" or "svd".
 std::string to_string(BlockSolver solver);
@@ -44,7 +44,7 @@ struct NormOptions {
   /// refined further. Widths below twice the rounding margin (RoundingMargin) cannot be
   /// reached; the width is then the margin's.
   double tolerance = 1e-6;
-  int power_steps = 3;    ///< power-iteration steps on every block (its lower bound, and the order)
+  int power_steps = 3;  ///< power-iteration steps on every block (its lower bound, and the order)
   /// Further power-iteration steps on the `refine_blocks` most promising blocks. Off by
   /// default: the most promising block is solved exactly first (unless its Cholesky test
   /// already settles it), which sets the best lower bound.
@@ -56,19 +56,19 @@ struct NormOptions {
   /// much as an exact eigen-solve, and on random-like weights rarely prunes before 3–4 steps
   /// (bench/README.md), so the default goes straight to the Cholesky test.
   int gram_steps = 0;
-  int threads = 0;        ///< 0: all cores
+  int threads = 0;  ///< 0: all cores
 };
 
 /// A certified interval for σ₁ of the circular operator, with what it cost.
 struct NormBounds {
-  double lower = 0;          ///< ≤ σ₁ (a vector reaching it exists, up to the rounding margin)
-  double upper = 0;          ///< ≥ σ₁, rounding margin included
-  Index blocks = 0;          ///< frequency blocks examined (half grid × groups)
-  Index pruned = 0;          ///< blocks dismissed by an upper bound below the best lower bound
-  Index settled = 0;         ///< blocks certified within the tolerance (Gram or Cholesky)
-  Index resolved = 0;        ///< blocks that needed an exact eigen-solve
-  Extent argmax{0, 0};       ///< folded frequency ν of the best lower bound
-  Index argmax_group = 0;    ///< its group
+  double lower = 0;        ///< ≤ σ₁ (a vector reaching it exists, up to the rounding margin)
+  double upper = 0;        ///< ≥ σ₁, rounding margin included
+  Index blocks = 0;        ///< frequency blocks examined (half grid × groups)
+  Index pruned = 0;        ///< blocks dismissed by an upper bound below the best lower bound
+  Index settled = 0;       ///< blocks certified within the tolerance (Gram or Cholesky)
+  Index resolved = 0;      ///< blocks that needed an exact eigen-solve
+  Extent argmax{0, 0};     ///< folded frequency ν of the best lower bound
+  Index argmax_group = 0;  ///< its group
   /// Approximate top right singular vector of that block (length `block_cols()`), if
   /// NormOptions::top_vector_steps > 0: with the frequency it gives the plane wave that
   /// (nearly) attains σ₁ on the torus.
@@ -97,7 +97,9 @@ struct RoundingMargin {
   /// whose error per entry is ∝ ε·(log N for the FFT, k₁k₂ for the direct sum)·Σ_t |K_t|,
   /// bounded through the kernel's norm scale.
   double absolute = 0;
-  double lower(double v) const { return v > 0 ? std::max(0.0, v * (1 - relative) - absolute) : 0.0; }
+  double lower(double v) const {
+    return v > 0 ? std::max(0.0, v * (1 - relative) - absolute) : 0.0;
+  }
   double upper(double v) const { return v * (1 + relative) + absolute; }
 };
 

@@ -36,11 +36,11 @@ struct ConvNormOptions {
   /// Also return every singular value (circular layers and dense-solved zero-padded ones).
   bool all_singular_values = false;
   BlockSolver solver = BlockSolver::gram_eigen;  ///< per-block solver for the full spectrum
-  int threads = 0;                  ///< worker threads; 0: all cores
+  int threads = 0;                               ///< worker threads; 0: all cores
   /// Gram iterations per frequency block in the σ₁ search before the Cholesky test
   /// (NormOptions::gram_steps).
   int gram_steps = 0;
-  int lanczos_steps = 64;           ///< Krylov dimension for the zero-padding lower bound
+  int lanczos_steps = 64;  ///< Krylov dimension for the zero-padding lower bound
   /// Zero-padded layers whose operator has at most this many rows and columns are solved
   /// exactly as a dense matrix. 0 disables the dense path.
   Index dense_limit = 1024;
@@ -57,11 +57,11 @@ struct ConvNormResult {
   /// in float can exceed the tolerance — or the zero-padding interval is within the tolerance.
   bool exact = false;
   ConvMethod method = ConvMethod::circular_exact;
-  Extent torus{0, 0};        ///< torus the frequency analysis used (0 for dense)
+  Extent torus{0, 0};                   ///< torus the frequency analysis used (0 for dense)
   std::vector<double> singular_values;  ///< every singular value, descending, if requested
-  NormBounds circular;       ///< diagnostics of the frequency-domain σ₁ search
-  LanczosResult lanczos;     ///< diagnostics of the Lanczos lower bound (zero padding)
-  double seconds = 0;        ///< wall time of the analysis
+  NormBounds circular;                  ///< diagnostics of the frequency-domain σ₁ search
+  LanczosResult lanczos;                ///< diagnostics of the Lanczos lower bound (zero padding)
+  double seconds = 0;                   ///< wall time of the analysis
 };
 
 /// The spectral norm of the convolution layer `spec` with the given weight (PyTorch layout,

@@ -16,8 +16,9 @@ using Extent = std::array<Index, 2>;
 
 /// How a layer pads its input (PyTorch's `padding_mode`).
 enum class PaddingMode {
-  zeros,    ///< zero padding by `padding` on each side (PyTorch's default); `padding = 0` is 'valid'
-  circular  ///< the layer on the torus of the input size: periodic input, output size = input / stride
+  zeros,  ///< zero padding by `padding` on each side (PyTorch's default); `padding = 0` is 'valid'
+  circular  ///< the layer on the torus of the input size: periodic input, output size = input /
+            ///< stride
 };
 
 /// "zeros" or "circular".
@@ -39,17 +40,17 @@ PaddingMode padding_mode_from_string(const std::string& text);
 ///   s.input = {32, 32}; s.stride = {2, 2}; s.padding = {1, 1};
 /// \endcode
 struct ConvSpec {
-  int spatial_dims = 2;        ///< 1 or 2
-  Index weight_dim0 = 0;       ///< weight.shape[0]: c_out, or c_in for a transposed layer
-  Index weight_dim1 = 0;       ///< weight.shape[1]: c_in/groups, or c_out/groups if transposed
-  Extent kernel{1, 1};         ///< kernel taps per dimension, ≥ 1
-  Extent input{1, 1};          ///< spatial input size per dimension, ≥ 1
-  Extent stride{1, 1};         ///< ≥ 1; for circular padding it must divide the torus size
-  Extent dilation{1, 1};       ///< ≥ 1; taps are `dilation` apart
-  Extent padding{0, 0};        ///< ≥ 0; ignored for circular padding
-  Index groups = 1;            ///< ≥ 1; must divide both channel counts
+  int spatial_dims = 2;   ///< 1 or 2
+  Index weight_dim0 = 0;  ///< weight.shape[0]: c_out, or c_in for a transposed layer
+  Index weight_dim1 = 0;  ///< weight.shape[1]: c_in/groups, or c_out/groups if transposed
+  Extent kernel{1, 1};    ///< kernel taps per dimension, ≥ 1
+  Extent input{1, 1};     ///< spatial input size per dimension, ≥ 1
+  Extent stride{1, 1};    ///< ≥ 1; for circular padding it must divide the torus size
+  Extent dilation{1, 1};  ///< ≥ 1; taps are `dilation` apart
+  Extent padding{0, 0};   ///< ≥ 0; ignored for circular padding
+  Index groups = 1;       ///< ≥ 1; must divide both channel counts
   PaddingMode padding_mode = PaddingMode::zeros;
-  bool transposed = false;     ///< ConvTranspose: the adjoint of the convolution with this weight
+  bool transposed = false;  ///< ConvTranspose: the adjoint of the convolution with this weight
 };
 
 /// Effective kernel extent `(k − 1)·d + 1` per dimension.
@@ -71,13 +72,13 @@ void validate(const ConvSpec& spec);
 /// values (ALGORITHMS.md §3): a transposed layer is the adjoint of the convolution with the same
 /// weight, from the transposed layer's output size to its input size.
 struct ForwardConv {
-  Index out_channels = 0;        ///< rows of the operator per pixel (weight.shape[0])
-  Index in_channels = 0;         ///< columns per pixel (weight.shape[1] · groups)
+  Index out_channels = 0;  ///< rows of the operator per pixel (weight.shape[0])
+  Index in_channels = 0;   ///< columns per pixel (weight.shape[1] · groups)
   Index groups = 1;
   Extent kernel{1, 1}, dilation{1, 1}, stride{1, 1}, padding{0, 0};
-  Extent input{1, 1};            ///< spatial input size of the forward convolution
-  Extent output{1, 1};           ///< spatial output size of the forward convolution
-  bool circular = false;         ///< the operator is exactly circular (no zero padding)
+  Extent input{1, 1};     ///< spatial input size of the forward convolution
+  Extent output{1, 1};    ///< spatial output size of the forward convolution
+  bool circular = false;  ///< the operator is exactly circular (no zero padding)
 };
 
 /// The forward convolution equivalent to `spec` (which must be valid).

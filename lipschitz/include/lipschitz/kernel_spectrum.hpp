@@ -64,7 +64,9 @@ class KernelSpectrum {
   Index multiplicity(Index f) const;
   /// Rows and columns of each block B(ν).
   Index block_rows() const { return conv_.out_channels / conv_.groups; }
-  Index block_cols() const { return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1]; }
+  Index block_cols() const {
+    return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1];
+  }
   /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
   void block(Index f, Index group, Matrix& out) const;
   /// M(ω) at a full-grid frequency, entry (o, i) with o the output channel, i the input channel
@@ -86,8 +88,8 @@ class KernelSpectrum {
 
   ForwardConv conv_;
   Extent torus_, folded_;
-  Index half_ = 0;              // N₂/2 + 1
-  Index matrix_size_ = 0;       // c_out · c_in/g
+  Index half_ = 0;         // N₂/2 + 1
+  Index matrix_size_ = 0;  // c_out · c_in/g
   double norm_scale_ = 0;
   struct Free {
     void operator()(void* p) const noexcept { std::free(p); }

@@ -16,9 +16,9 @@ namespace lipschitz {
 
 /// Options for lanczos_top_singular_value().
 struct LanczosOptions {
-  int max_steps = 64;            ///< Krylov dimension cap (memory: max_steps · input_size values)
-  double tolerance = 1e-7;       ///< stop once the Ritz residual ‖Aŷ − θŷ‖ ≤ tolerance · θ
-  double target = HUGE_VAL;      ///< stop once σ estimate ≥ target (e.g. a known upper bound)
+  int max_steps = 64;        ///< Krylov dimension cap (memory: max_steps · input_size values)
+  double tolerance = 1e-7;   ///< stop once the Ritz residual ‖Aŷ − θŷ‖ ≤ tolerance · θ
+  double target = HUGE_VAL;  ///< stop once σ estimate ≥ target (e.g. a known upper bound)
   /// Stop once the σ estimate grew by less than this (relative) over the last
   /// `stagnation_window` steps: the bound is then as good as more steps would make it, within
   /// that margin. 0 disables.
@@ -31,9 +31,9 @@ struct LanczosOptions {
 
 /// Result of lanczos_top_singular_value().
 struct LanczosResult {
-  double value = 0;      ///< ‖T y‖ / ‖y‖ for the final Ritz vector y, evaluated explicitly: ≤ σ₁
-  double ritz = 0;       ///< √θ₁ from the tridiagonal matrix (an estimate, not a bound)
-  int steps = 0;         ///< Lanczos steps taken
+  double value = 0;  ///< ‖T y‖ / ‖y‖ for the final Ritz vector y, evaluated explicitly: ≤ σ₁
+  double ritz = 0;         ///< √θ₁ from the tridiagonal matrix (an estimate, not a bound)
+  int steps = 0;           ///< Lanczos steps taken
   bool converged = false;  ///< residual or target criterion met
 };
 
@@ -89,7 +89,8 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
     history.push_back(result.ritz);
     const Index window = options.stagnation_window;
     const bool stagnated = options.stagnation > 0 && k > window &&
-                           result.ritz - history[static_cast<std::size_t>(k - 1 - window)] <= options.stagnation * result.ritz;
+                           result.ritz - history[static_cast<std::size_t>(k - 1 - window)] <=
+                               options.stagnation * result.ritz;
     if (residual <= options.tolerance * theta || result.ritz >= options.target ||
         b <= 1e-12 * std::max(theta, 1e-300) || stagnated) {
       result.converged = true;
