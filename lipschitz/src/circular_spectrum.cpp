@@ -114,14 +114,15 @@ double gram_iteration(Square<T> h, int steps, double stop) {
 
 /// Certifies λ_max(A) ≤ μ + δ for the Hermitian `a` (lower triangle) by a Cholesky
 /// factorisation of μI − A: it succeeds in floating point only if μI − A + ΔH ≻ 0 with
-/// ‖ΔH‖₂ ≤ δ = 2(d+1)d·ε·(μ + ‖A‖_F) (Higham, Accuracy and Stability of Numerical Algorithms,
-/// Thm 10.3 with ‖|L||Lᴴ|‖₂ ≤ d‖H‖₂). Sylvester's law of inertia makes this a test on every
+/// ‖ΔH‖₂ ≤ δ = 4(d+1)d·ε·(μ + ‖A‖_F) (Higham, Accuracy and Stability of Numerical Algorithms,
+/// Thm 10.3: |ΔH| ≤ γ_{d+1}|L||Lᴴ|, and ‖|L||Lᴴ|‖₂ ≤ d‖LLᴴ‖₂; the factor 4 covers the
+/// 1/(1 − γ) terms and complex arithmetic). Sylvester's law of inertia makes this a test on every
 /// eigenvalue at once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
 /// Returns the certified bound μ + δ on λ_max, or +∞ when the factorisation fails.
 template <class T>
 double cholesky_bound(const Square<T>& a, double mu, Square<T>& work) {
   const Index d = a.rows();
-  const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
+  const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
   // `a` holds the lower triangle only: ‖A‖_F ≤ √2 ‖lower(A)‖_F.
   const double delta = c * (mu + std::sqrt(2.0) * double(a.norm()));
   work = -a;
@@ -246,7 +247,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       // Is every singular value below the target? One Cholesky answers it (see cholesky_bound);
       // μ is chosen so that the certified bound μ + δ still meets the target.
       const Index d = a.rows();
-      const double c = 2.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
+      const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
       // (1 − 1e-12): keep the rounding of this arithmetic from pushing the bound past the target.
       const double mu =
           (target * target * (1.0 - 1e-12) - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
