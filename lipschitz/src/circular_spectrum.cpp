@@ -267,20 +267,18 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       ++resolved;
     }
   };
-  // The most promising block first and alone: solved exactly, it makes the best lower bound
-  // exact before the others are tested against it (in parallel they would all start from the
-  // power-iteration estimate and fail their tests).
-  if (jobs > 0) {
-    Matrix<T> b;
-    Square<T> a, work;
-    process(order[0], b, a, work);
-  }
+  // The most promising blocks first, one per thread: solved exactly, they make the best lower
+  // bound exact before the others are tested against it (started together with the rest, the
+  // others would test against the power-iteration estimate and fail).
+  const Index first = std::min<Index>(threads, jobs);
 #pragma omp parallel num_threads(threads)
   {
     Matrix<T> b;
     Square<T> a, work;
+#pragma omp for schedule(static)
+    for (Index r = 0; r < first; ++r) process(order[r], b, a, work);
 #pragma omp for schedule(dynamic)
-    for (Index r = 1; r < jobs; ++r) process(order[r], b, a, work);
+    for (Index r = first; r < jobs; ++r) process(order[r], b, a, work);
   }
   NormBounds out;
   out.blocks = jobs;
