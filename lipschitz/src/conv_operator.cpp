@@ -164,8 +164,21 @@ template class ConvOperator<double>;
 template <class T>
 SpatialConvOperator<T>::SpatialConvOperator(const T* weight, const ForwardConv& conv, int threads)
     : conv_(conv), threads_(detail::resolve_threads(threads)) {
-  const Index taps = conv.kernel[0] * conv.kernel[1];
-  weight_.assign(weight, weight + conv.out_channels * (conv.in_channels / conv.groups) * taps);
+  in_g_ = conv.in_channels / conv.groups;
+  out_g_ = conv.out_channels / conv.groups;
+  rows_ = in_g_ * conv.kernel[0] * conv.kernel[1];
+  pixels_ = conv.output[0] * conv.output[1];
+  // Output pixels per chunk: a chunk's im2col columns stay within ~8 MiB, and every thread
+  // gets at least one chunk.
+  const Index cap = std::max<Index>(64, (Index{1} << 20) / std::max<Index>(1, rows_));
+  const Index per_thread = (pixels_ * conv.groups + threads_ - 1) / threads_;
+  chunk_ = std::max<Index>(1, std::min(cap, (per_thread + conv.groups - 1) / conv.groups));
+  chunks_ = (pixels_ + chunk_ - 1) / chunk_;
+  weight_.assign(weight, weight + conv.out_channels * rows_);
+  // Per-thread scratch, allocated once: fresh multi-MB buffers at every application cost more
+  // in page faults than the products.
+  columns_.assign(static_cast<std::size_t>(threads_), std::vector<T>(static_cast<std::size_t>(rows_ * chunk_)));
+  partial_.assign(static_cast<std::size_t>(threads_), std::vector<T>(static_cast<std::size_t>(input_size())));
 }
 
 template <class T>
@@ -177,43 +190,40 @@ Index SpatialConvOperator<T>::source(int a, Index j, Index t) const {
   return i >= 0 && i < n ? i : -1;
 }
 
-namespace {
-// Output pixels per chunk: a chunk's im2col columns stay within ~8 MiB.
-Index pixel_chunk(Index rows) {
-  return std::max<Index>(64, (Index{1} << 20) / std::max<Index>(1, rows));
+template <class T>
+template <class Visit>
+void SpatialConvOperator<T>::for_each_tap(Index g, Index p0, Index count, Visit&& visit) const {
+  // im2col row (i, t₁, t₂), column q ↔ input pixel read by output pixel p0 + q through tap t.
+  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], m2 = conv_.output[1];
+  const Index n_pixels = conv_.input[0] * conv_.input[1];
+  for (Index i = 0; i < in_g_; ++i)
+    for (Index t1 = 0; t1 < k1; ++t1)
+      for (Index t2 = 0; t2 < k2; ++t2) {
+        const Index row = (i * k1 + t1) * k2 + t2;
+        const Index channel = (g * in_g_ + i) * n_pixels;
+        for (Index q = 0; q < count; ++q) {
+          const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
+          const Index a = source(0, j1, t1), b = source(1, j2, t2);
+          visit(row * chunk_ + q, a < 0 || b < 0 ? Index(-1) : channel + a * conv_.input[1] + b);
+        }
+      }
 }
-}  // namespace
 
 template <class T>
 void SpatialConvOperator<T>::apply(const T* x, T* y) {
   using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Index in_g = conv_.in_channels / conv_.groups, out_g = conv_.out_channels / conv_.groups;
-  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], taps = k1 * k2, rows = in_g * taps;
-  const Index n1 = conv_.input[0], n2 = conv_.input[1], m2 = conv_.output[1];
-  const Index pixels = conv_.output[0] * m2;
-  const Index chunk = pixel_chunk(rows), chunks = (pixels + chunk - 1) / chunk;
 #pragma omp parallel num_threads(threads_)
   {
-    RowMat cols(rows, chunk);
+    Eigen::Map<RowMat> cols(columns_[static_cast<std::size_t>(detail::thread_index())].data(), rows_, chunk_);
 #pragma omp for collapse(2) schedule(static)
     for (Index g = 0; g < conv_.groups; ++g)
-      for (Index c = 0; c < chunks; ++c) {
-        const Index p0 = c * chunk, count = std::min(chunk, pixels - p0);
-        for (Index i = 0; i < in_g; ++i) {
-          const T* xc = x + (g * in_g + i) * n1 * n2;
-          for (Index t1 = 0; t1 < k1; ++t1)
-            for (Index t2 = 0; t2 < k2; ++t2) {
-              T* row = cols.data() + ((i * k1 + t1) * k2 + t2) * chunk;
-              for (Index q = 0; q < count; ++q) {
-                const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
-                const Index a = source(0, j1, t1), b = source(1, j2, t2);
-                row[q] = a < 0 || b < 0 ? T(0) : xc[a * n2 + b];
-              }
-            }
-        }
-        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
-        Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g * pixels + p0, out_g, count,
-                                                        Eigen::OuterStride<>(pixels));
+      for (Index c = 0; c < chunks_; ++c) {
+        const Index p0 = c * chunk_, count = std::min(chunk_, pixels_ - p0);
+        T* col = cols.data();
+        for_each_tap(g, p0, count, [&](Index at, Index from) { col[at] = from < 0 ? T(0) : x[from]; });
+        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g_ * rows_, out_g_, rows_);
+        Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g_ * pixels_ + p0, out_g_, count,
+                                                         Eigen::OuterStride<>(pixels_));
         out.noalias() = w * cols.leftCols(count);
       }
   }
@@ -222,38 +232,27 @@ void SpatialConvOperator<T>::apply(const T* x, T* y) {
 template <class T>
 void SpatialConvOperator<T>::apply_adjoint(const T* y, T* x) {
   using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Index in_g = conv_.in_channels / conv_.groups, out_g = conv_.out_channels / conv_.groups;
-  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], taps = k1 * k2, rows = in_g * taps;
-  const Index n1 = conv_.input[0], n2 = conv_.input[1], m2 = conv_.output[1];
-  const Index pixels = conv_.output[0] * m2;
-  const Index chunk = pixel_chunk(rows), chunks = (pixels + chunk - 1) / chunk;
   std::fill(x, x + input_size(), T(0));
   // Chunks scatter into overlapping input pixels: each thread accumulates its own copy of x,
   // added up at the end.
 #pragma omp parallel num_threads(threads_)
   {
-    RowMat cols(rows, chunk);
-    std::vector<T> local(static_cast<std::size_t>(input_size()), T(0));
+    const auto t = static_cast<std::size_t>(detail::thread_index());
+    Eigen::Map<RowMat> cols(columns_[t].data(), rows_, chunk_);
+    std::vector<T>& local = partial_[t];
+    std::fill(local.begin(), local.end(), T(0));
 #pragma omp for collapse(2) schedule(static)
     for (Index g = 0; g < conv_.groups; ++g)
-      for (Index c = 0; c < chunks; ++c) {
-        const Index p0 = c * chunk, count = std::min(chunk, pixels - p0);
-        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g * rows, out_g, rows);
+      for (Index c = 0; c < chunks_; ++c) {
+        const Index p0 = c * chunk_, count = std::min(chunk_, pixels_ - p0);
+        const Eigen::Map<const RowMat> w(weight_.data() + g * out_g_ * rows_, out_g_, rows_);
         const Eigen::Map<const RowMat, 0, Eigen::OuterStride<>> in(
-            y + g * out_g * pixels + p0, out_g, count, Eigen::OuterStride<>(pixels));
+            y + g * out_g_ * pixels_ + p0, out_g_, count, Eigen::OuterStride<>(pixels_));
         cols.leftCols(count).noalias() = w.transpose() * in;
-        for (Index i = 0; i < in_g; ++i) {
-          T* xc = local.data() + (g * in_g + i) * n1 * n2;
-          for (Index t1 = 0; t1 < k1; ++t1)
-            for (Index t2 = 0; t2 < k2; ++t2) {
-              const T* row = cols.data() + ((i * k1 + t1) * k2 + t2) * chunk;
-              for (Index q = 0; q < count; ++q) {
-                const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
-                const Index a = source(0, j1, t1), b = source(1, j2, t2);
-                if (a >= 0 && b >= 0) xc[a * n2 + b] += row[q];
-              }
-            }
-        }
+        const T* col = cols.data();
+        for_each_tap(g, p0, count, [&](Index at, Index to) {
+          if (to >= 0) local[static_cast<std::size_t>(to)] += col[at];
+        });
       }
 #pragma omp critical
     for (Index i = 0; i < input_size(); ++i) x[i] += local[static_cast<std::size_t>(i)];

@@ -17,4 +17,13 @@ inline int resolve_threads(int requested) {
 #endif
 }
 
+/// The calling thread's index within its parallel region (0 outside one).
+inline int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
+
 }  // namespace lipschitz::detail

@@ -76,9 +76,17 @@ class SpatialConvOperator {
  private:
   /// Input index read by output pixel `j` through tap `t` along axis `a`, or −1 (padding).
   Index source(int a, Index j, Index t) const;
+  /// Calls `visit(im2col offset, input offset or −1)` for every entry of group `g`'s im2col
+  /// chunk of output pixels [p0, p0 + count): the gather of apply() and the scatter of
+  /// apply_adjoint() walk the same indices.
+  template <class Visit>
+  void for_each_tap(Index g, Index p0, Index count, Visit&& visit) const;
   ForwardConv conv_;
   int threads_ = 1;
+  Index in_g_ = 0, out_g_ = 0, rows_ = 0, pixels_ = 0, chunk_ = 0, chunks_ = 0;
   std::vector<T> weight_;  // (c_out, c_in/g · k₁k₂) row-major
+  std::vector<std::vector<T>> columns_;  // per thread: im2col chunk, rows_ × chunk_
+  std::vector<std::vector<T>> partial_;  // per thread: the adjoint's partial sums over x
 };
 
 extern template class SpatialConvOperator<float>;
