@@ -204,17 +204,6 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   std::iota(order.begin(), order.end(), Index(0));
   std::sort(order.begin(), order.end(), [&](Index x, Index y) { return lower[x] > lower[y]; });
 
-  // Sharpen the best few lower bounds with more power iterations.
-  const Index refine = std::min<Index>(options.refine_blocks, jobs);
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-  for (Index r = 0; r < refine; ++r) {
-    Matrix<T> b;
-    Vector<T> v;
-    const Index job = order[r];
-    spectrum.block(job / groups, job % groups, b);
-    lower[job] = std::max(lower[job],
-                          margin.lower(double(power_lower_bound<T>(b, options.refine_steps, v))));
-  }
   Index best = 0;
   for (Index job = 1; job < jobs; ++job)
     if (lower[job] > lower[best]) best = job;

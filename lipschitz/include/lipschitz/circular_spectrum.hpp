@@ -45,11 +45,6 @@ struct NormOptions {
   /// reached; the width is then the margin's.
   double tolerance = 1e-6;
   int power_steps = 3;  ///< power-iteration steps on every block (its lower bound, and the order)
-  /// Further power-iteration steps on the `refine_blocks` most promising blocks. Off by
-  /// default: the most promising block is solved exactly first (unless its Cholesky test
-  /// already settles it), which sets the best lower bound.
-  int refine_steps = 64;
-  int refine_blocks = 0;
   /// Power-iteration steps for NormBounds::top_vector; 0 leaves it empty.
   int top_vector_steps = 0;
   /// Gram iterations per block before the Cholesky test. Each costs a d³ product, about as
