@@ -228,10 +228,20 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     r.upper_bound = r.circular.upper;
     // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
     // true operator gives a lower bound reached by an actual input.
-    // Small kernels: the spatial operator (im2col + products) is several times faster than the
-    // per-frequency products, which are bound by memory bandwidth (bench/README.md).
+    // The cheaper operator by a cost model: the spatial one does c_out·c_in/g·taps
+    // multiply-adds per output pixel at matrix-product speed; the FFT one transforms every
+    // channel on the torus (its FFTs write frequency-major, a cache-unfriendly transpose:
+    // weight 4) and does memory-bound per-frequency products (weight 8). The spatial operator
+    // wins for all but large kernels on large, many-channel inputs.
     const Index taps = conv.kernel[0] * conv.kernel[1];
-    const bool spatial = taps <= 25;
+    const double points = double(torus[0]) * double(torus[1]);
+    const double spatial_cost = double(conv.out_channels) * double(conv.in_channels / conv.groups) *
+                                double(taps) * double(conv.output[0] * conv.output[1]);
+    const double fft_cost =
+        double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 4.0 +
+        double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
+            double(conv.in_channels / conv.groups) * 8.0;
+    const bool spatial = spatial_cost <= fft_cost;
     const double operator_bytes =
         spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T)
                 : double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
