@@ -283,12 +283,14 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   } else if (r.method == ConvMethod::circular_exact) {
     r.spectral_norm = 0.5 * (r.lower_bound + r.upper_bound);
   }
-  const RoundingMargin block_margin =
-      rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
-  r.exact = r.method != ConvMethod::torus_bound ||
-            r.upper_bound - r.lower_bound <=
-                std::max(options.tolerance * r.upper_bound,
-                         2 * (block_margin.relative * r.upper_bound + block_margin.absolute));
+  // "Exact" is a statement about the answer, not the method: the certified interval is within
+  // the tolerance (floored at 1e-9, the double-precision rounding of the largest blocks), up to
+  // the transform's absolute rounding (which is all that is left when the operator is zero).
+  // A float run of an exact method whose rounding margin is wider than that is not exact.
+  const double absolute =
+      rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols()).absolute;
+  r.exact = r.upper_bound - r.lower_bound <=
+            std::max(options.tolerance, 1e-9) * r.upper_bound + 2 * absolute;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

@@ -44,7 +44,10 @@ TEST_CASE("zero padding: the interval always contains the truth, exact when dens
       CHECK(b.spectral_norm <= b.upper_bound);
       const ConvNormResult d = precision == 0 ? run<double>(spec, w, {}) : run<float>(spec, w, {});
       CHECK(d.method == ConvMethod::dense_svd);
-      CHECK(d.exact);
+      // Exact means the interval is within the tolerance: always in double; in float only
+      // where the worst-case rounding margin allows.
+      if (precision == 0) CHECK(d.exact);
+      if (d.upper_bound - d.lower_bound > 1e-6 * d.upper_bound + 1e-3 * w_norm) CHECK_FALSE(d.exact);
       CHECK(d.lower_bound <= truth * (1 + slack));
       CHECK(d.upper_bound >= truth * (1 - slack));
       CHECK(rel_err(d.spectral_norm, truth, (precision == 0 ? 1e-9 : kFloatGramTol) * w_norm) <

@@ -53,8 +53,9 @@ struct ConvNormResult {
   double spectral_norm = 0;  ///< the best estimate of σ₁: exact value, or a point in the interval
   double lower_bound = 0;    ///< certified: σ₁ ≥ lower_bound
   double upper_bound = 0;    ///< certified: σ₁ ≤ upper_bound
-  /// The method is exact (circular, dense) — the interval then only reflects rounding, which
-  /// in float can exceed the tolerance — or the zero-padding interval is within the tolerance.
+  /// The certified interval is within the tolerance (relative; floored at 1e-9): always for
+  /// circular and dense layers in double, rarely for zero padding at small sizes, and not for
+  /// large layers in float, whose worst-case rounding margin is wider.
   bool exact = false;
   ConvMethod method = ConvMethod::circular_exact;
   Extent torus{0, 0};                   ///< torus the frequency analysis used (0 for dense)
