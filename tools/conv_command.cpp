@@ -242,26 +242,8 @@ int conv_command(int argc, const char* const* argv) {
     if (!example && !vm.count("weight"))
       throw UsageError("--weight W.npy is required (or --example)");
     if (!example && !vm.count("input")) throw UsageError("--input N or --input HxW is required");
-    const std::string source =
-        example ? std::string("(built-in example)") : vm["weight"].as<std::string>();
-    const NpyArray w = example ? example_weight() : read_npy(source);
-    if (w.shape.size() != 3 && w.shape.size() != 4) {
-      std::string s;
-      for (auto d : w.shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
-      throw std::invalid_argument(
-          source +
-          ": expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got shape (" + s +
-          ")");
-    }
-    for (auto d : w.shape)
-      if (d < 1) throw std::invalid_argument(source + ": the weight has an empty dimension");
-
+    // Every flag is checked before the file is read, so a usage error is reported as one.
     ConvSpec spec;
-    spec.spatial_dims = int(w.shape.size()) - 2;
-    spec.weight_dim0 = w.shape[0];
-    spec.weight_dim1 = w.shape[1];
-    spec.kernel = spec.spatial_dims == 1 ? Extent{1, w.shape[2]} : Extent{w.shape[2], w.shape[3]};
-    spec.transposed = vm.count("transposed") > 0;
     spec.groups = vm["groups"].as<long long>();
     if (spec.groups < 1)
       throw UsageError("--groups must be at least 1, got " + std::to_string(spec.groups));
@@ -270,26 +252,6 @@ int conv_command(int argc, const char* const* argv) {
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--padding-mode: ") + e.what());
     }
-    const int nd = spec.spatial_dims;
-    spec.input = example && !vm.count("input")
-                     ? Extent{32, 32}
-                     : parse_extent(vm["input"].as<std::string>(), nd, "--input", 1);
-    spec.stride =
-        parse_extent(example && vm["stride"].defaulted() ? "2" : vm["stride"].as<std::string>(), nd,
-                     "--stride", 1);
-    spec.dilation = parse_extent(vm["dilation"].as<std::string>(), nd, "--dilation", 1);
-    if (vm.count("padding")) {
-      spec.padding = parse_extent(vm["padding"].as<std::string>(), nd, "--padding", 0);
-    } else {
-      const Extent ke = effective_kernel(spec);
-      spec.padding = {nd == 1 ? 0 : (ke[0] - 1) / 2, (ke[1] - 1) / 2};
-    }
-    if (spec.padding_mode == PaddingMode::circular && vm.count("padding"))
-      std::cerr << "lipschitz conv: note: --padding is ignored with --padding-mode circular "
-                   "(the layer acts on the torus of the input size)\n";
-    if (static_cast<std::int64_t>(w.data.size()) != weight_size(spec))
-      throw std::logic_error("weight size mismatch");
-
     ConvNormOptions options;
     options.tolerance = vm["tolerance"].as<double>();
     options.threads = vm["threads"].as<int>();
@@ -311,6 +273,45 @@ int conv_command(int argc, const char* const* argv) {
     const std::string precision = vm["precision"].as<std::string>();
     if (precision != "double" && precision != "float")
       throw UsageError("--precision must be 'double' or 'float', got '" + precision + "'");
+
+    const std::string source =
+        example ? std::string("(built-in example)") : vm["weight"].as<std::string>();
+    const NpyArray w = example ? example_weight() : read_npy(source);
+    if (w.shape.size() != 3 && w.shape.size() != 4) {
+      std::string s;
+      for (auto d : w.shape) s += (s.empty() ? "" : ", ") + std::to_string(d);
+      throw std::invalid_argument(
+          source +
+          ": expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got shape (" + s +
+          ")");
+    }
+    for (auto d : w.shape)
+      if (d < 1) throw std::invalid_argument(source + ": the weight has an empty dimension");
+
+    spec.spatial_dims = int(w.shape.size()) - 2;
+    spec.weight_dim0 = w.shape[0];
+    spec.weight_dim1 = w.shape[1];
+    spec.kernel = spec.spatial_dims == 1 ? Extent{1, w.shape[2]} : Extent{w.shape[2], w.shape[3]};
+    spec.transposed = vm.count("transposed") > 0;
+    const int nd = spec.spatial_dims;
+    spec.input = example && !vm.count("input")
+                     ? Extent{32, 32}
+                     : parse_extent(vm["input"].as<std::string>(), nd, "--input", 1);
+    spec.stride =
+        parse_extent(example && vm["stride"].defaulted() ? "2" : vm["stride"].as<std::string>(), nd,
+                     "--stride", 1);
+    spec.dilation = parse_extent(vm["dilation"].as<std::string>(), nd, "--dilation", 1);
+    if (vm.count("padding")) {
+      spec.padding = parse_extent(vm["padding"].as<std::string>(), nd, "--padding", 0);
+    } else {
+      const Extent ke = effective_kernel(spec);
+      spec.padding = {nd == 1 ? 0 : (ke[0] - 1) / 2, (ke[1] - 1) / 2};
+    }
+    if (spec.padding_mode == PaddingMode::circular && vm.count("padding"))
+      std::cerr << "lipschitz conv: note: --padding is ignored with --padding-mode circular "
+                   "(the layer acts on the torus of the input size)\n";
+    if (static_cast<std::int64_t>(w.data.size()) != weight_size(spec))
+      throw std::logic_error("weight size mismatch");
 
     validate(spec);
     for (std::size_t i = 0; i < w.data.size(); ++i)
