@@ -641,6 +641,12 @@ class ErrorTest(unittest.TestCase):
     def test_unknown_solver(self):
         self.expect_error(self.conv(self.good, "6", "--solver", "qr"), 2, "qr")
 
+    def test_usage_error_before_file_error(self):
+        # A bad flag is reported as a usage error even when the weight file is missing too.
+        missing = os.path.join(os.path.dirname(self.good), "no_such_weight.npy")
+        self.expect_error(self.conv(missing, "6", "--groups", "0"), 2, "groups")
+        self.expect_error(self.conv(missing, "6", "--precision", "half"), 2, "precision")
+
     def test_bad_precision(self):
         self.expect_error(self.conv(self.good, "6", "--precision", "half"), 2, "precision", "half")
 
