@@ -63,9 +63,9 @@ void check_finite(const ConvSpec& spec, const T* weight) {
                                   std::to_string(double(weight[i])) + ")");
 }
 
-// The dense operator of a (small) forward convolution, column by column through ConvOperator.
+// The dense operator of a (small) forward convolution, column by column.
 template <class T>
-Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> dense_operator(ConvOperator<T>& op) {
+Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> dense_operator(SpatialConvOperator<T>& op) {
   Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic> a(op.output_size(), op.input_size());
   Eigen::Matrix<T, Eigen::Dynamic, 1> e =
       Eigen::Matrix<T, Eigen::Dynamic, 1>::Zero(op.input_size());
@@ -212,7 +212,10 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     const double d = double(std::min(in_dim, out_dim));
     check_memory(spectrum_bytes + (double(in_dim) * double(out_dim) * 2 + d * d * 2) * sizeof(T),
                  options, "the dense operator");
-    ConvOperator<T> op(spectrum, 1);
+    // Through the spatial operator, column by column: each entry of the matrix is then a single
+    // weight (or 0) copied exactly, so the only rounding is the solver's (zero padding has no
+    // wrapped taps to add up).
+    SpatialConvOperator<T> op(weight, conv, 1);
     const auto sv = dense_singular_values(dense_operator(op), options.solver);
     const RoundingMargin margin = rounding_margin(spectrum, out_dim, in_dim);
     const double s1 = sv.empty() ? 0.0 : sv.front();
