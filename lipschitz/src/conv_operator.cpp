@@ -177,8 +177,10 @@ SpatialConvOperator<T>::SpatialConvOperator(const T* weight, const ForwardConv& 
   weight_.assign(weight, weight + conv.out_channels * rows_);
   // Per-thread scratch, allocated once: fresh multi-MB buffers at every application cost more
   // in page faults than the products.
-  columns_.assign(static_cast<std::size_t>(threads_), std::vector<T>(static_cast<std::size_t>(rows_ * chunk_)));
-  partial_.assign(static_cast<std::size_t>(threads_), std::vector<T>(static_cast<std::size_t>(input_size())));
+  columns_.assign(static_cast<std::size_t>(threads_),
+                  std::vector<T>(static_cast<std::size_t>(rows_ * chunk_)));
+  partial_.assign(static_cast<std::size_t>(threads_),
+                  std::vector<T>(static_cast<std::size_t>(input_size())));
 }
 
 template <class T>
@@ -214,16 +216,18 @@ void SpatialConvOperator<T>::apply(const T* x, T* y) {
   using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 #pragma omp parallel num_threads(threads_)
   {
-    Eigen::Map<RowMat> cols(columns_[static_cast<std::size_t>(detail::thread_index())].data(), rows_, chunk_);
+    Eigen::Map<RowMat> cols(columns_[static_cast<std::size_t>(detail::thread_index())].data(),
+                            rows_, chunk_);
 #pragma omp for collapse(2) schedule(static)
     for (Index g = 0; g < conv_.groups; ++g)
       for (Index c = 0; c < chunks_; ++c) {
         const Index p0 = c * chunk_, count = std::min(chunk_, pixels_ - p0);
         T* col = cols.data();
-        for_each_tap(g, p0, count, [&](Index at, Index from) { col[at] = from < 0 ? T(0) : x[from]; });
+        for_each_tap(g, p0, count,
+                     [&](Index at, Index from) { col[at] = from < 0 ? T(0) : x[from]; });
         const Eigen::Map<const RowMat> w(weight_.data() + g * out_g_ * rows_, out_g_, rows_);
-        Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g_ * pixels_ + p0, out_g_, count,
-                                                         Eigen::OuterStride<>(pixels_));
+        Eigen::Map<RowMat, 0, Eigen::OuterStride<>> out(y + g * out_g_ * pixels_ + p0, out_g_,
+                                                        count, Eigen::OuterStride<>(pixels_));
         out.noalias() = w * cols.leftCols(count);
       }
   }

@@ -75,6 +75,31 @@ inline double dense_sigma1(const ConvSpec& spec, const std::vector<double>& w) {
   return std::sqrt(std::max(0.0, es.eigenvalues().maxCoeff()));
 }
 
+/// A square 2-D convolution `c_in → c_out`, `k × k` kernel, on `n × n` inputs.
+inline ConvSpec square_conv2d(Index c_out, Index c_in, Index k, Index n,
+                              PaddingMode mode = PaddingMode::zeros) {
+  ConvSpec s;
+  s.weight_dim0 = c_out;
+  s.weight_dim1 = c_in;
+  s.kernel = {k, k};
+  s.input = {n, n};
+  s.padding_mode = mode;
+  return s;
+}
+
+/// Max |a_i − b_i| / σ₁ of two descending spectra (σ₁ = want[0]); a shorter list counts as
+/// padded with zeros, so a missing or extra nonzero value shows up.
+inline double spectrum_error(const std::vector<double>& got, const std::vector<double>& want) {
+  const double s1 = want.empty() ? 1.0 : std::max(want.front(), 1e-300);
+  double err = 0;
+  const std::size_t n = std::max(got.size(), want.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const double a = i < got.size() ? got[i] : 0.0, b = i < want.size() ? want[i] : 0.0;
+    err = std::max(err, std::abs(a - b) / s1);
+  }
+  return err;
+}
+
 /// Seeded N(0, 1) weights for the spec.
 inline std::vector<double> random_weight(const ConvSpec& spec, std::mt19937_64& rng) {
   std::normal_distribution<double> normal;

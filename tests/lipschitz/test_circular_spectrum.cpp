@@ -22,26 +22,8 @@ std::vector<double> engine_values(const ConvSpec& spec, const std::vector<double
   return std::vector<double>(v.begin(), v.end());
 }
 
-// Max |a_i − b_i| / σ₁ over the common length; the nonzero values must agree in number.
-double spectrum_error(const std::vector<double>& got, const std::vector<double>& want) {
-  const double s1 = want.empty() ? 1.0 : std::max(want.front(), 1e-300);
-  double err = 0;
-  const std::size_t n = std::max(got.size(), want.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const double a = i < got.size() ? got[i] : 0.0, b = i < want.size() ? want[i] : 0.0;
-    err = std::max(err, std::abs(a - b) / s1);
-  }
-  return err;
-}
-
 ConvSpec circular2d(Index co, Index ci, Index k, Index n) {
-  ConvSpec s;
-  s.weight_dim0 = co;
-  s.weight_dim1 = ci;
-  s.kernel = {k, k};
-  s.input = {n, n};
-  s.padding_mode = PaddingMode::circular;
-  return s;
+  return square_conv2d(co, ci, k, n, PaddingMode::circular);
 }
 
 }  // namespace

@@ -2,18 +2,15 @@
 #include <doctest/doctest.h>
 #include <lipschitz/conv_spec.hpp>
 
+#include "dense_reference.hpp"
+
 #include <stdexcept>
 
 using namespace lipschitz;
 
 namespace {
 ConvSpec conv2d(Index co, Index ci, Index k, Index n) {
-  ConvSpec s;
-  s.weight_dim0 = co;
-  s.weight_dim1 = ci;
-  s.kernel = {k, k};
-  s.input = {n, n};
-  return s;
+  return lipschitz::test::square_conv2d(co, ci, k, n);
 }
 }  // namespace
 

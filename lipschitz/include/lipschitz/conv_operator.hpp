@@ -84,7 +84,7 @@ class SpatialConvOperator {
   ForwardConv conv_;
   int threads_ = 1;
   Index in_g_ = 0, out_g_ = 0, rows_ = 0, pixels_ = 0, chunk_ = 0, chunks_ = 0;
-  std::vector<T> weight_;  // (c_out, c_in/g · k₁k₂) row-major
+  std::vector<T> weight_;                // (c_out, c_in/g · k₁k₂) row-major
   std::vector<std::vector<T>> columns_;  // per thread: im2col chunk, rows_ × chunk_
   std::vector<std::vector<T>> partial_;  // per thread: the adjoint's partial sums over x
 };
