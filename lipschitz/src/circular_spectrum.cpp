@@ -112,25 +112,30 @@ double gram_iteration(Square<T> h, int steps, double stop) {
   return bound;
 }
 
-/// Certifies λ_max(A) ≤ μ + δ for the Hermitian `a` (lower triangle) by a Cholesky
+/// Certifies λ_max(A) ≤ `lambda_target` for the Hermitian `a` (lower triangle) by a Cholesky
 /// factorisation of μI − A: it succeeds in floating point only if μI − A + ΔH ≻ 0 with
 /// ‖ΔH‖₂ ≤ δ = 4(d+1)d·ε·(μ + ‖A‖_F) (Higham, Accuracy and Stability of Numerical Algorithms,
 /// Thm 10.3: |ΔH| ≤ γ_{d+1}|L||Lᴴ|, and ‖|L||Lᴴ|‖₂ ≤ d‖LLᴴ‖₂; the factor 4 covers the
-/// 1/(1 − γ) terms and complex arithmetic). Sylvester's law of inertia makes this a test on every
-/// eigenvalue at once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
+/// 1/(1 − γ) terms and complex arithmetic), and then λ_max(A) ≤ μ + δ. μ is chosen so that
+/// μ + δ meets the target. Sylvester's law of inertia makes this a test on every eigenvalue at
+/// once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
 /// Returns the certified bound μ + δ on λ_max, or +∞ when the factorisation fails.
 template <class T>
-double cholesky_bound(const Square<T>& a, double mu, Square<T>& work) {
+double cholesky_bound(const Square<T>& a, double lambda_target, Square<T>& work) {
   const Index d = a.rows();
   const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
   // `a` holds the lower triangle only: ‖A‖_F ≤ √2 ‖lower(A)‖_F.
-  const double delta = c * (mu + std::sqrt(2.0) * double(a.norm()));
+  const double frobenius = std::sqrt(2.0) * double(a.norm());
+  // μ + δ = target·(1 − 1e-12); the factor keeps this arithmetic's own rounding from pushing
+  // the bound past the target.
+  const double mu = (lambda_target * (1.0 - 1e-12) - c * frobenius) / (1.0 + c);
+  if (!(mu > 0)) return std::numeric_limits<double>::infinity();
   work = -a;
   work.diagonal().array() += T(mu);
   // The in-place blocked factorisation behind Eigen::LLT, without LLT's L1-norm pass (a complex
   // abs per entry, as costly as the factorisation for small blocks); −1 means success.
   const Index failed = Eigen::internal::llt_inplace<std::complex<T>, Eigen::Lower>::blocked(work);
-  return failed < 0 ? mu + delta : std::numeric_limits<double>::infinity();
+  return failed < 0 ? mu + c * (mu + frobenius) : std::numeric_limits<double>::infinity();
 }
 
 }  // namespace
@@ -232,16 +237,9 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     const double target =
         std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
     double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
-    if (g > floor * (1.0 + tol) && target > 0) {
-      // Is every singular value below the target? One Cholesky answers it (see cholesky_bound);
-      // μ is chosen so that the certified bound μ + δ still meets the target.
-      const Index d = a.rows();
-      const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
-      // (1 − 1e-12): keep the rounding of this arithmetic from pushing the bound past the target.
-      const double mu =
-          (target * target * (1.0 - 1e-12) - c * std::sqrt(2.0) * double(a.norm())) / (1.0 + c);
-      if (mu > 0) g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, mu, work))));
-    }
+    // Is every singular value below the target? One Cholesky answers it (see cholesky_bound).
+    if (g > floor * (1.0 + tol) && target > 0)
+      g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, target * target, work))));
     if (g <= floor) {
       upper[job] = g;
       ++pruned;

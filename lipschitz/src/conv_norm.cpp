@@ -176,7 +176,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
                "the frequency matrices on a " + std::to_string(torus[0]) + "x" +
                    std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads);
-  r.torus = torus;
+  if (!dense) r.torus = torus;  // the dense path builds the spectrum only for its margin
   NormOptions norm_options;
   norm_options.tolerance = options.tolerance;
   norm_options.gram_steps = options.gram_steps;
