@@ -1,6 +1,6 @@
 #include "conv_command.hpp"
 
-#include "json_writer.hpp"
+#include <lipschitz/json_writer.hpp>
 
 #include <lipschitz/conv_norm.hpp>
 #include <lipschitz/npy.hpp>

@@ -1,6 +1,6 @@
 #pragma once
-// A minimal streaming JSON writer for the command-line reports (objects, arrays, numbers,
-// strings, booleans), so the tools need no JSON dependency.
+// A minimal streaming JSON writer (objects, arrays, numbers, strings, booleans) for the reports
+// and logs, so neither the core nor the tools need a JSON dependency.
 
 #include <cmath>
 #include <cstdio>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace lipschitz::tools {
+namespace lipschitz {
 
 class JsonWriter {
  public:
@@ -120,4 +120,4 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-}  // namespace lipschitz::tools
+}  // namespace lipschitz

@@ -1,0 +1,225 @@
+// `lipschitz train` (the program lipschitz-train): trains a GAN, WGAN or WGAN-GP with live
+// Lipschitz monitoring. Parses options, calls gan::start_training / resume_training, prints.
+
+#include <gan/image_data.hpp>
+#include <gan/trainer.hpp>
+#include <gan/training_run.hpp>
+
+#include <ATen/Parallel.h>
+#include <boost/program_options.hpp>
+
+#include <unistd.h>
+
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+
+namespace po = boost::program_options;
+using namespace lipschitz::gan;
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+/// Command-line flag → TrainOptions field (to_map's names).
+const std::map<std::string, std::string> kFlagToField = {
+    {"data", "data"},
+    {"image-size", "image_size"},
+    {"channels", "channels"},
+    {"heldout-fraction", "heldout_fraction"},
+    {"objective", "objective"},
+    {"lambda", "lambda"},
+    {"clip", "clip"},
+    {"critic-iters", "critic_iters"},
+    {"optimizer", "optimizer"},
+    {"lr", "lr"},
+    {"beta1", "beta1"},
+    {"beta2", "beta2"},
+    {"batch-size", "batch_size"},
+    {"steps", "steps"},
+    {"model", "model"},
+    {"width", "width"},
+    {"depth", "depth"},
+    {"latent-dim", "latent_dim"},
+    {"critic-norm", "critic_norm"},
+    {"generator-bn", "generator_batchnorm"},
+    {"monitor-every", "monitor_every"},
+    {"sample-every", "sample_every"},
+    {"checkpoint-every", "checkpoint_every"},
+    {"monitor-batch", "monitor_batch"},
+    {"spectral-tolerance", "spectral_tolerance"},
+    {"seed", "seed"},
+    {"threads", "threads"},
+    {"device", "device"},
+    {"inject-nan-at", "inject_nan_at"},
+};
+
+std::string default_out_dir(const TrainOptions& o) {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  std::string data = o.data;
+  for (char& c : data)
+    if (c == '/' || c == '.') c = '_';
+  return "runs/" + data + "-" + to_string(o.objective) + "-" + stamp;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const TrainOptions d;
+  po::options_description data_opts("Data");
+  data_opts.add_options()(
+      "data", po::value<std::string>(),
+      ("8gaussians | 25gaussians | swissroll | fashion-mnist "
+       "| mnist | DIR (IDX files, CIFAR-10 binary batches, or PNG/JPEG images) [" +
+       d.data + "]")
+          .c_str())("image-size", po::value<std::string>(),
+                    "images: side in pixels [the data's own; 64 for folders]")(
+      "channels", po::value<std::string>(), "image folders: 1 or 3 [3]")(
+      "heldout-fraction", po::value<std::string>(), "image folders: share held out [0.1]");
+  po::options_description objective_opts("Objective");
+  objective_opts.add_options()("objective", po::value<std::string>(),
+                               "gan | wgan | wgan-gp [wgan-gp]")("lambda", po::value<std::string>(),
+                                                                 "WGAN-GP penalty weight [10]")(
+      "one-sided", po::bool_switch(), "penalise only max(0, |grad D| - 1)^2")(
+      "clip", po::value<std::string>(), "WGAN weight clipping bound c [0.01]")(
+      "critic-iters", po::value<std::string>(), "critic updates per generator update [5; gan: 1]");
+  po::options_description optim_opts("Optimisation");
+  optim_opts.add_options()("optimizer", po::value<std::string>(),
+                           "adam | rmsprop [adam; wgan: rmsprop]")(
+      "lr", po::value<std::string>(), "learning rate [1e-4; wgan: 5e-5; gan: 2e-4]")(
+      "beta1", po::value<std::string>(), "Adam beta1 [0.5]")("beta2", po::value<std::string>(),
+                                                             "Adam beta2 [0.9; gan: 0.999]")(
+      "batch-size", po::value<std::string>(), "batch size [256; images: 64]")(
+      "steps", po::value<std::string>(),
+      ("generator updates [" + std::to_string(d.steps) + "]").c_str());
+  po::options_description model_opts("Models");
+  model_opts.add_options()("model", po::value<std::string>(), "mlp | dcgan [mlp; images: dcgan]")(
+      "width", po::value<std::string>(), "MLP hidden units / DCGAN base channels [512; dcgan: 64]")(
+      "depth", po::value<std::string>(), "MLP hidden layers [3]")(
+      "latent-dim", po::value<std::string>(), "generator input size [2; images: 128]")(
+      "critic-norm", po::value<std::string>(), "none | layernorm [none]")(
+      "generator-bn", po::value<std::string>(),
+      "true | false: BatchNorm in the generator [images: true; toy: false]");
+  po::options_description run_opts("Monitoring and output");
+  run_opts.add_options()("out", po::value<std::string>(),
+                         "run directory [runs/DATA-OBJECTIVE-TIME]")(
+      "resume", po::value<std::string>(),
+      "continue the run in this directory (--steps may extend it)")(
+      "monitor-every", po::value<std::string>(),
+      "steps between monitoring records, 0 = never [200; images: 100]")(
+      "sample-every", po::value<std::string>(),
+      "steps between sample PNGs, 0 = at the end only [2000; images: 500]")(
+      "checkpoint-every", po::value<std::string>(),
+      "steps between checkpoints [1000; images: 500]")(
+      "monitor-batch", po::value<std::string>(), "samples per monitoring record [256; images: 64]")(
+      "spectral-tolerance", po::value<std::string>(),
+      "relative width of each layer's certified interval [1e-4]")("seed", po::value<std::string>(),
+                                                                  "random seed [0]")(
+      "threads", po::value<std::string>(), "LibTorch and engine threads, 0 = all cores [0]")(
+      "device", po::value<std::string>(), "cpu | cuda | cuda:N [cpu]")(
+      "deterministic", po::bool_switch(),
+      "deterministic kernels (bit-for-bit resume on any device)")(
+      "progress", po::value<std::string>()->default_value("auto"), "auto | bar | lines | none")(
+      "help,h", "this text");
+  po::options_description hidden;
+  hidden.add_options()("inject-nan-at", po::value<std::string>(),
+                       "testing: poison the critic before this step");
+  po::options_description visible(
+      "Usage: lipschitz train [options]\n\n"
+      "Trains WGAN-GP on 8 Gaussians with monitoring when given no options.");
+  visible.add(data_opts).add(objective_opts).add(optim_opts).add(model_opts).add(run_opts);
+  po::options_description all;
+  all.add(visible).add(hidden);
+
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "lipschitz train: " << e.what() << "\n(see lipschitz train --help)\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << visible
+              << "\nFiles written to the run directory: config.json, checkpoint.pt, "
+                 "metrics.jsonl, metrics.csv, samples/*.png, summary.json (docs/training.md).\n";
+    return 0;
+  }
+
+  std::map<std::string, std::string> set;
+  for (const auto& [flag, field] : kFlagToField)
+    if (vm.count(flag)) set[field] = vm[flag].as<std::string>();
+  if (vm["one-sided"].as<bool>()) set["one_sided"] = "true";
+  if (vm["deterministic"].as<bool>()) set["deterministic"] = "true";
+  const std::string progress = vm["progress"].as<std::string>();
+  if (progress != "auto" && progress != "bar" && progress != "lines" && progress != "none") {
+    std::cerr << "lipschitz train: --progress must be auto, bar, lines or none: got '" << progress
+              << "'\n";
+    return 2;
+  }
+
+  try {
+    RunOptions run;
+    run.log = progress == "none" ? nullptr : &std::cerr;
+    run.progress_bar = progress == "bar" || (progress == "auto" && ::isatty(2));
+    run.stop = &g_stop;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    RunSummary summary;
+    if (vm.count("resume")) {
+      for (const auto& [field, value] : set)
+        if (field != "steps" && field != "threads")
+          throw std::invalid_argument(
+              "--resume continues a run with its own settings; only "
+              "--steps and --threads may be given with it (got " +
+              field + ")");
+      const std::int64_t steps = set.count("steps") ? std::stoll(set["steps"]) : 0;
+      run.out_dir = vm["resume"].as<std::string>();
+      const TrainOptions stored = Trainer::checkpoint_options(run.out_dir + "/checkpoint.pt");
+      const int threads = set.count("threads") ? std::stoi(set["threads"]) : stored.threads;
+      at::set_num_threads(threads > 0 ? threads
+                                      : static_cast<int>(std::thread::hardware_concurrency()));
+      summary = resume_training(run, steps);
+    } else {
+      TrainOptions options = options_from_map(set);
+      apply_defaults(options, set);
+      validate(options);
+      run.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_out_dir(options);
+      at::set_num_threads(options.threads > 0
+                              ? options.threads
+                              : static_cast<int>(std::thread::hardware_concurrency()));
+      summary = start_training(options, run);
+    }
+    std::cerr << "lipschitz train: " << to_string(summary.status) << " at step " << summary.steps
+              << " in " << run.out_dir << " (training " << summary.session_train_seconds
+              << " s, median step " << summary.median_step_seconds * 1e3 << " ms, monitoring "
+              << summary.monitor_seconds << " s = " << summary.monitor_overhead * 100
+              << " % of training)\n";
+    switch (summary.status) {
+      case RunStatus::completed:
+        return 0;
+      case RunStatus::interrupted:
+        std::cerr << "lipschitz train: stopped on request; continue with: lipschitz train "
+                     "--resume "
+                  << run.out_dir << "\n";
+        return 130;
+      case RunStatus::non_finite:
+        std::cerr << "lipschitz train: error: " << summary.message << "\n";
+        return 3;
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "lipschitz train: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "lipschitz train: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 1;
+}
