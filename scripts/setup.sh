@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config ccache
   libfftw3-dev libeigen3-dev libboost-program-options-dev doctest-dev libbenchmark-dev
+  libtorch-dev libstb-dev zlib1g-dev   # the GAN trainer (gan/, lipschitz train/sample/eval)
+  dataset-fashion-mnist                # the default image data set (IDX files)
   python3-numpy python3-torch
   libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS
 )
@@ -23,5 +25,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLIPSCHITZ_BUILD_GAN=ON >/dev/null
 cmake --build build -j "$(nproc)"

@@ -4,8 +4,8 @@
 
 #include <lipschitz/json_writer.hpp>
 
-#include <ATen/Parallel.h>
 #include <boost/program_options.hpp>
+#include <gan/threads.hpp>
 
 #include <iomanip>
 #include <iostream>
@@ -49,8 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int threads = vm["threads"].as<int>();
-  at::set_num_threads(threads > 0 ? threads
-                                  : static_cast<int>(std::thread::hardware_concurrency()));
+  set_compute_threads(threads);
   EvalOptions options;
   options.samples = vm["samples"].as<long long>();
   options.seed = vm["seed"].as<unsigned long long>();

@@ -5,8 +5,8 @@
 #include <gan/trainer.hpp>
 #include <gan/training_run.hpp>
 
-#include <ATen/Parallel.h>
 #include <boost/program_options.hpp>
+#include <gan/threads.hpp>
 
 #include <unistd.h>
 
@@ -184,17 +184,14 @@ int main(int argc, char** argv) {
       run.out_dir = vm["resume"].as<std::string>();
       const TrainOptions stored = Trainer::checkpoint_options(run.out_dir + "/checkpoint.pt");
       const int threads = set.count("threads") ? std::stoi(set["threads"]) : stored.threads;
-      at::set_num_threads(threads > 0 ? threads
-                                      : static_cast<int>(std::thread::hardware_concurrency()));
+      set_compute_threads(threads);
       summary = resume_training(run, steps);
     } else {
       TrainOptions options = options_from_map(set);
       apply_defaults(options, set);
       validate(options);
       run.out_dir = vm.count("out") ? vm["out"].as<std::string>() : default_out_dir(options);
-      at::set_num_threads(options.threads > 0
-                              ? options.threads
-                              : static_cast<int>(std::thread::hardware_concurrency()));
+      set_compute_threads(options.threads);
       summary = start_training(options, run);
     }
     std::cerr << "lipschitz train: " << to_string(summary.status) << " at step " << summary.steps
