@@ -22,8 +22,8 @@ using namespace lipschitz::gan;
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+volatile std::sig_atomic_t g_stop = 0;  ///< the signal that asked the run to stop, or 0
+void on_signal(int signal) { g_stop = signal; }
 
 /// Command-line flag → TrainOptions field (to_map's names).
 const std::map<std::string, std::string> kFlagToField = {
@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
                        "testing: poison the critic before this step");
   po::options_description visible(
       "Usage: lipschitz train [options]\n\n"
-      "Trains WGAN-GP on 8 Gaussians with monitoring when given no options.");
+      "Trains WGAN-GP on 8 Gaussians with monitoring when given no options");
   visible.add(data_opts).add(objective_opts).add(optim_opts).add(model_opts).add(run_opts);
   po::options_description all;
   all.add(visible).add(hidden);
@@ -174,17 +174,25 @@ int main(int argc, char** argv) {
 
     RunSummary summary;
     if (vm.count("resume")) {
-      for (const auto& [field, value] : set)
-        if (field != "steps" && field != "threads")
+      for (const auto& [flag, field] : kFlagToField)
+        if (vm.count(flag) && flag != "steps" && flag != "threads")
           throw std::invalid_argument(
               "--resume continues a run with its own settings; only "
-              "--steps and --threads may be given with it (got " +
-              field + ")");
-      const std::int64_t steps = set.count("steps") ? std::stoll(set["steps"]) : 0;
+              "--steps and --threads may be given with it (got --" +
+              flag + ")");
+      for (const char* flag : {"out", "one-sided", "deterministic"})
+        if (vm.count(flag) && !vm[flag].defaulted())
+          throw std::invalid_argument(std::string("--resume continues a run with its own "
+                                                  "settings; only --steps and --threads may be "
+                                                  "given with it (got --") +
+                                      flag + ")");
       run.out_dir = vm["resume"].as<std::string>();
       const TrainOptions stored = Trainer::checkpoint_options(run.out_dir + "/checkpoint.pt");
-      const int threads = set.count("threads") ? std::stoi(set["threads"]) : stored.threads;
-      set_compute_threads(threads);
+      // Parsed and range-checked as for a new run: the same messages.
+      const TrainOptions given = options_from_map(set);
+      validate(given);
+      const std::int64_t steps = set.count("steps") ? given.steps : 0;
+      set_compute_threads(set.count("threads") ? given.threads : stored.threads);
       summary = resume_training(run, steps);
     } else {
       TrainOptions options = options_from_map(set);
@@ -206,7 +214,7 @@ int main(int argc, char** argv) {
         std::cerr << "lipschitz train: stopped on request; continue with: lipschitz train "
                      "--resume "
                   << run.out_dir << "\n";
-        return 130;
+        return 128 + static_cast<int>(g_stop);  // the shell's convention: 130 for SIGINT
       case RunStatus::non_finite:
         std::cerr << "lipschitz train: error: " << summary.message << "\n";
         return 3;

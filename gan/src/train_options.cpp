@@ -248,10 +248,11 @@ void validate(const TrainOptions& o) {
        "channels must be 1 or 3: got " + std::to_string(o.channels));
   need(o.heldout_fraction > 0 && o.heldout_fraction < 1,
        "heldout-fraction must be in (0, 1): got " + text(o.heldout_fraction));
-  need(o.monitor_every >= 0, "monitor-every must be >= 0");
-  need(o.sample_every >= 0, "sample-every must be >= 0");
-  need(o.checkpoint_every >= 1, "checkpoint-every must be >= 1");
-  need(o.monitor_batch >= 2, "monitor-batch must be >= 2");
+  need(o.monitor_every >= 0, "monitor-every must be >= 0: got " + std::to_string(o.monitor_every));
+  need(o.sample_every >= 0, "sample-every must be >= 0: got " + std::to_string(o.sample_every));
+  need(o.checkpoint_every >= 1,
+       "checkpoint-every must be >= 1: got " + std::to_string(o.checkpoint_every));
+  need(o.monitor_batch >= 2, "monitor-batch must be >= 2: got " + std::to_string(o.monitor_batch));
   need(o.spectral_tolerance > 0 && o.spectral_tolerance < 1,
        "spectral-tolerance must be in (0, 1): got " + text(o.spectral_tolerance));
   need(o.threads >= 0, "threads must be >= 0: got " + std::to_string(o.threads));

@@ -344,9 +344,15 @@ TrainOptions Trainer::checkpoint_options(const std::string& path) {
       throw CheckpointError(path + ": not a lipschitz training checkpoint");
     root.read("options", options);
     return options_from_map(deserialize(options.toStringRef()));
+  } catch (const CheckpointError&) {
+    throw;
   } catch (const c10::Error& e) {
     throw CheckpointError(path + ": not a lipschitz training checkpoint, or corrupt (" +
                           first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    // Another PyTorch archive (torch.jit.save of some module) fails on our keys this way.
+    throw CheckpointError(path + ": not a lipschitz training checkpoint (" + first_line(e.what()) +
+                          ")");
   }
 }
 
@@ -375,6 +381,8 @@ void Trainer::load_checkpoint(const std::string& path) {
   } catch (const c10::Error& e) {
     throw CheckpointError(path + ": cannot restore the run (" +
                           first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {
+    throw CheckpointError(path + ": cannot restore the run (" + first_line(e.what()) + ")");
   }
 }
 

@@ -115,8 +115,6 @@ class Loop {
   RunSummary run(MetricsLog& log) {
     RunSummary summary;
     const TrainOptions& o = trainer_.options();
-    const std::int64_t start_step = trainer_.steps_done();
-    if (start_step == 0 && o.monitor_every > 0) record(log);
     auto last_draw = Clock::now() - std::chrono::seconds(1);
     while (trainer_.steps_done() < o.steps) {
       if (run_.stop && *run_.stop) {
@@ -167,7 +165,6 @@ class Loop {
 
   void set_last_checkpoint(std::int64_t step) { last_checkpoint_ = step; }
 
- private:
   void record(MetricsLog& log) {
     const MonitorRecord r = trainer_.monitor();
     monitor_seconds_ += r.monitor_seconds;
@@ -179,6 +176,7 @@ class Loop {
                 << std::flush;
   }
 
+ private:
   void samples() {
     make_directory(dir_ + "/samples");
     const bool toy = trainer_.data().toy().has_value();
@@ -247,7 +245,9 @@ std::string to_string(RunStatus status) {
 
 RunSummary start_training(const TrainOptions& options, const RunOptions& run) {
   validate(options);
-  if (exists(run.out_dir + "/checkpoint.pt") || exists(run.out_dir + "/config.json"))
+  // Only a checkpoint makes a run: a directory killed before its step-0 checkpoint holds
+  // nothing that could be resumed, and may be started again.
+  if (exists(run.out_dir + "/checkpoint.pt"))
     throw std::invalid_argument(run.out_dir +
                                 ": already holds a run; use --resume to continue it or choose "
                                 "another --out (nothing was changed)");
@@ -261,6 +261,10 @@ RunSummary start_training(const TrainOptions& options, const RunOptions& run) {
              << "\n";
   MetricsLog log(run.out_dir);
   Loop loop(trainer, run);
+  if (options.monitor_every > 0) loop.record(log);
+  // A checkpoint at step 0 (after its record): a run killed before its first periodic
+  // checkpoint can still be resumed, and the resumed log holds step 0 once.
+  trainer.save_checkpoint(run.out_dir + "/checkpoint.pt");
   const RunSummary summary = loop.run(log);
   write_summary(run.out_dir, summary);
   return summary;
@@ -272,6 +276,10 @@ RunSummary resume_training(const RunOptions& run, std::int64_t steps) {
   if (steps > 0) options.steps = steps;
   Trainer trainer(options);
   trainer.load_checkpoint(checkpoint);
+  if (trainer.steps_done() > options.steps)
+    throw std::invalid_argument("--steps " + std::to_string(options.steps) +
+                                " is below the checkpoint's step " +
+                                std::to_string(trainer.steps_done()) + " in " + checkpoint);
   if (steps > 0)
     write_atomically(run.out_dir + "/config.json",
                      config_json(options, trainer.data().description()));

@@ -26,7 +26,7 @@ struct LayerRecord {
   double reshaped_weight_norm = 0;  ///< what torch.nn.utils.spectral_norm would report
   double activation_grad_norm = 0;  ///< ‖∂(critic loss)/∂(this layer's activation)‖ (Fig. 1b)
   Summary weight;                   ///< weight entries
-  double weight_at_clip = 0;        ///< WGAN: share of weights within 1e-6·c of ±c
+  double weight_at_clip = 0;        ///< WGAN: share of weights with |w| ≥ (1 − 1e-6)·c
 };
 
 /// Everything logged at one step.

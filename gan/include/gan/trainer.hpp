@@ -21,7 +21,7 @@ namespace lipschitz::gan {
 /// How a step ended. NaN/Inf is a result, not an exception (STYLE.md).
 enum class StepStatus {
   ok,         ///< losses and parameters finite
-  non_finite  ///< a loss or a parameter became NaN/Inf; the models are not usable
+  non_finite  ///< a loss became NaN/Inf; the models are not usable
 };
 
 /// What one generator update measured, as plain numbers.
