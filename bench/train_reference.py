@@ -36,7 +36,12 @@ Timing: all --steps generator updates are run; the first --warmup of them are no
 Each counted step (its critic steps included) is timed with time.perf_counter(); the report
 gives median / mean / p10 / p90 seconds per step.  Threads: torch.set_num_threads(T), and
 OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = T are put in the environment before torch is imported
-(Debian's torch calls OpenBLAS, which otherwise starts one thread per core).
+(Debian's torch calls OpenBLAS, which otherwise starts one thread per core).  With T > 1 it
+also sets OMP_WAIT_POLICY=PASSIVE unless the environment already says otherwise: torch's OpenMP
+threads otherwise spin while OpenBLAS's own threads do the matrix products, and on this 2-core
+machine 2 threads ran 2.5x SLOWER than 1 (0.54 vs 0.22 s/step at W = 512, idle machine);
+passive, 2 threads take 0.15 s/step.  libgomp reads the variable when it is loaded, so a C++
+program must get it from its environment (or re-exec itself), not setenv() it in main().
 
 Quality (--eval-every K > 0, mixtures only): after every K-th step (and after the last) the
 generator makes --eval-samples samples from its own torch.Generator seeded with seed + 1 (the
@@ -100,6 +105,8 @@ ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:
     os.environ["OMP_NUM_THREADS"] = str(ARGS.threads)
     os.environ["OPENBLAS_NUM_THREADS"] = str(ARGS.threads)
+    if ARGS.threads > 1:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402  (after the thread environment is set)
 import torch.nn as nn  # noqa: E402
@@ -264,6 +271,7 @@ def train(a):
         "p10_step_seconds": pct(0.1), "p90_step_seconds": pct(0.9),
         "total_train_seconds": trained,
         "threads": torch.get_num_threads(), "torch_version": torch.__version__,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "data": a.data, "objective": a.objective, "batch_size": B,
         "critic_iters": a.critic_iters, "lambda": a.lam, "one_sided": a.one_sided,
         "clip": a.clip, "lr": a.lr, "beta1": a.beta1, "beta2": a.beta2, "width": a.width,

@@ -16,6 +16,7 @@ namespace po = boost::program_options;
 using namespace lipschitz::gan;
 
 int main(int argc, char** argv) {
+  ensure_passive_openmp(argv);
   po::options_description visible(
       "Usage: lipschitz eval RUN_DIR [options]\n\nToy mixtures: modes covered, high-quality "
       "share (2,500 samples), sliced Wasserstein distance.\nLabelled images (Fashion-MNIST, "

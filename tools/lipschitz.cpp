@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <string>
@@ -62,6 +63,9 @@ int main(int argc, char** argv) {
               << kUsage;
     return 2;
   }
+  // The LibTorch commands run best with sleeping OpenMP waiters (gan/threads.hpp); setting it
+  // here saves them a re-execution. A value the user chose is kept.
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   argv[1] = const_cast<char*>(program.c_str());
   execv(program.c_str(), argv + 1);
   std::cerr << "lipschitz: cannot run " << program << ": " << std::strerror(errno) << '\n';

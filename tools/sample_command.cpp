@@ -2,6 +2,7 @@
 // image grid, or for 2-D data a scatter plot over real samples.
 
 #include <gan/samples.hpp>
+#include <gan/threads.hpp>
 #include <gan/trainer.hpp>
 
 #include <boost/program_options.hpp>
@@ -13,6 +14,7 @@ namespace po = boost::program_options;
 using namespace lipschitz::gan;
 
 int main(int argc, char** argv) {
+  ensure_passive_openmp(argv);
   po::options_description visible(
       "Usage: lipschitz sample RUN_DIR [options]\n\nWrites a PNG of samples from the run's "
       "latest checkpoint");

@@ -71,6 +71,7 @@ std::string default_out_dir(const TrainOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ensure_passive_openmp(argv);
   const TrainOptions d;
   po::options_description data_opts("Data");
   data_opts.add_options()(
@@ -84,8 +85,8 @@ int main(int argc, char** argv) {
       "heldout-fraction", po::value<std::string>(), "image folders: share held out [0.1]");
   po::options_description objective_opts("Objective");
   objective_opts.add_options()("objective", po::value<std::string>(),
-                               "gan | wgan | wgan-gp [wgan-gp]")("lambda", po::value<std::string>(),
-                                                                 "WGAN-GP penalty weight [10]")(
+                               "gan | wgan | wgan-gp [wgan-gp]")(
+      "lambda", po::value<std::string>(), "WGAN-GP penalty weight [10; toy data: 0.1]")(
       "one-sided", po::bool_switch(), "penalise only max(0, |grad D| - 1)^2")(
       "clip", po::value<std::string>(), "WGAN weight clipping bound c [0.01]")(
       "critic-iters", po::value<std::string>(), "critic updates per generator update [5; gan: 1]");
@@ -97,10 +98,10 @@ int main(int argc, char** argv) {
                                                              "Adam beta2 [0.9; gan: 0.999]")(
       "batch-size", po::value<std::string>(), "batch size [256; images: 64]")(
       "steps", po::value<std::string>(),
-      ("generator updates [" + std::to_string(d.steps) + "]").c_str());
+      ("generator updates [" + std::to_string(d.steps) + "; images: 2000]").c_str());
   po::options_description model_opts("Models");
   model_opts.add_options()("model", po::value<std::string>(), "mlp | dcgan [mlp; images: dcgan]")(
-      "width", po::value<std::string>(), "MLP hidden units / DCGAN base channels [512; dcgan: 64]")(
+      "width", po::value<std::string>(), "MLP hidden units / DCGAN base channels [128; dcgan: 64]")(
       "depth", po::value<std::string>(), "MLP hidden layers [3]")(
       "latent-dim", po::value<std::string>(), "generator input size [2; images: 128]")(
       "critic-norm", po::value<std::string>(), "none | layernorm [none]")(

@@ -93,6 +93,10 @@ std::string to_json(const MonitorRecord& r) {
   write_summary(j, "grad_norm_fake", r.grad_norm_fake);
   j.key("heldout_critic_loss").value(r.heldout_critic_loss);
   j.key("heldout_wasserstein_estimate").value(r.heldout_wasserstein_estimate);
+  if (r.has_modes) {
+    j.key("modes_covered").value(static_cast<long long>(r.modes_covered));
+    j.key("high_quality_fraction").value(r.high_quality_fraction);
+  }
   j.key("layer_spectral_norms").begin_object();
   for (const LayerRecord& l : r.layers) j.key(l.name).value(l.spectral_norm);
   j.end_object();
@@ -157,6 +161,10 @@ void MetricsLog::append(const MonitorRecord& r) {
       {"heldout_wasserstein_estimate", r.heldout_wasserstein_estimate},
       {"critic_upper_bound", r.critic_certified ? r.critic_upper_bound : std::nan("")},
   };
+  if (r.has_modes) {
+    cols.emplace_back("modes_covered", r.modes_covered);
+    cols.emplace_back("high_quality_fraction", r.high_quality_fraction);
+  }
   for (const LayerRecord& l : r.layers) {
     cols.emplace_back(l.name + "_spectral_norm", l.spectral_norm);
     cols.emplace_back(l.name + "_lower_bound", l.lower_bound);

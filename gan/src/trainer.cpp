@@ -1,5 +1,7 @@
 #include <gan/trainer.hpp>
 
+#include <gan/sample_quality.hpp>
+
 #include <lipschitz/conv_norm.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -234,6 +236,18 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
 
   // Figure 1b of Gulrajani et al.: ‖∂L/∂h_l‖ for each layer's activation h_l, L the critic loss
   // without penalty, on the concatenated real and fake batch.
+  // Toy mixtures: mode coverage and high-quality share (ALGORITHMS.md §7) over time.
+  if (data_.toy() && toy_modes(*data_.toy()).rows() > 0) {
+    const at::Tensor samples = generate(kModeSamples, monitor_rng_).to(at::kDouble).contiguous();
+    const Eigen::MatrixXd x =
+        Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            samples.data_ptr<double>(), samples.size(0), samples.size(1));
+    const ModeCoverage c = mode_coverage(x, toy_modes(*data_.toy()), toy_sigma(*data_.toy()));
+    r.has_modes = true;
+    r.modes_covered = c.modes_covered;
+    r.high_quality_fraction = c.high_quality_fraction;
+  }
+
   std::vector<at::Tensor> activations;
   const at::Tensor scores = critic_->forward(at::cat({real, fake}), &activations);
   activations.push_back(scores);

@@ -99,6 +99,9 @@ std::string format_record(const MonitorRecord& r) {
   s << std::setprecision(4) << "W " << r.wasserstein_estimate << "  loss " << r.critic_loss
     << "  gp " << r.gradient_penalty << "  |grad| " << r.grad_norm_interpolates.mean << " (max "
     << r.grad_norm_interpolates.max << ")";
+  if (r.has_modes)
+    s << "  modes " << r.modes_covered << " HQ " << std::setprecision(3)
+      << 100 * r.high_quality_fraction << "%" << std::setprecision(4);
   if (!r.layers.empty()) {
     if (r.critic_certified)
       s << "  Lip(D) <= " << r.critic_upper_bound;

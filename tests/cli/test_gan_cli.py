@@ -305,9 +305,15 @@ class ShortRunTest(unittest.TestCase, ErrorChecks):
         want = {"data": "8gaussians", "objective": "wgan-gp", "steps": self.STEPS, "width": 16,
                 "depth": 2, "batch_size": 32, "threads": 1, "seed": 3,
                 "monitor_every": self.EVERY, "checkpoint_every": 5, "critic_norm": "none",
-                "optimizer": "adam", "lambda": 10, "critic_iters": 5, "lr": 1e-4}
+                "optimizer": "adam", "lambda": 0.1, "critic_iters": 5, "lr": 1e-4}
         for key, value in want.items():
             self.assertEqual(c.get(key), value, "config.json %s" % key)
+
+    def test_mode_coverage_over_time(self):
+        # Toy mixtures: every record measures modes and high-quality share on 2,500 samples.
+        for r in self.records:
+            self.assertIn(r["modes_covered"], range(0, 9))
+            self.assertTrue(0 <= r["high_quality_fraction"] <= 1)
 
     def test_files(self):
         with open(os.path.join(self.dir, "checkpoint.pt"), "rb") as f:

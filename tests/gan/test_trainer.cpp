@@ -30,7 +30,8 @@ TrainOptions tiny(Objective objective) {
   o.monitor_batch = 64;
   o.threads = 1;
   o.seed = 3;
-  apply_defaults(o, {{"width", "32"}, {"depth", "2"}, {"batch_size", "64"}});
+  o.lambda = 10;  // the paper's Algorithm 1 value (toy data would default to 0.1)
+  apply_defaults(o, {{"width", "32"}, {"depth", "2"}, {"batch_size", "64"}, {"lambda", "10"}});
   return o;
 }
 

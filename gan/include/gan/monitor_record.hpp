@@ -29,6 +29,9 @@ struct LayerRecord {
   double weight_at_clip = 0;        ///< WGAN: share of weights with |w| ≥ (1 − 1e-6)·c
 };
 
+/// Samples the monitor generates to measure mode coverage (the literature's 2,500).
+constexpr std::int64_t kModeSamples = 2500;
+
 /// Everything logged at one step.
 struct MonitorRecord {
   std::int64_t step = 0;            ///< generator updates done
@@ -42,6 +45,9 @@ struct MonitorRecord {
   Summary grad_norm_fake;
   double heldout_critic_loss = 0;  ///< critic loss on held-out real data
   double heldout_wasserstein_estimate = 0;
+  bool has_modes = false;            ///< toy mixtures: the two fields below are measured
+  int modes_covered = 0;             ///< on kModeSamples generated samples (VEEGAN / PacGAN)
+  double high_quality_fraction = 0;  ///< share within 3σ of the nearest mode
   std::vector<LayerRecord> layers;
   double critic_upper_bound = 0;  ///< product of the layers' certified upper bounds (§6)
   bool critic_certified = true;   ///< false when a layer (LayerNorm) has no Lipschitz constant

@@ -11,4 +11,12 @@ namespace lipschitz::gan {
 /// `threads` (0: the number of cores). Returns the count set.
 int set_compute_threads(int threads);
 
+/// Makes sure OpenMP threads sleep instead of spinning while they wait: with LibTorch's OpenMP
+/// pool and OpenBLAS's own pool on the same cores, spinning made 2-thread training 2.5× slower
+/// than 1 thread here (measured; bench/README.md). The OpenMP runtime reads OMP_WAIT_POLICY
+/// once, when it loads, so if it is unset this sets it to PASSIVE and re-executes the program
+/// (the `lipschitz` front end sets it before starting a command, so that path never re-executes).
+/// Returns only if the variable was already set or the re-execution failed.
+void ensure_passive_openmp(char** argv);
+
 }  // namespace lipschitz::gan

@@ -68,13 +68,13 @@ struct TrainOptions {
   double beta1 = 0.5;  ///< Adam β₁ (the paper's released toy and MNIST code)
   double beta2 = 0.9;  ///< Adam β₂
   std::int64_t batch_size = 256;
-  std::int64_t steps = 20000;  ///< generator updates
+  std::int64_t steps = 10000;  ///< generator updates (images: 2000 unless set)
 
   // Models
   Architecture architecture = Architecture::mlp;
-  std::int64_t width = 512;     ///< MLP: hidden units; DCGAN: channels of the first layer
+  std::int64_t width = 128;     ///< MLP: hidden units; DCGAN: channels of the first layer (64)
   std::int64_t depth = 3;       ///< MLP: hidden layers (Figure 1b uses 12); DCGAN: from size
-  std::int64_t latent_dim = 2;  ///< toy data: 2 (the paper's); images: 128 when left at 0
+  std::int64_t latent_dim = 2;  ///< toy data: 2 (the paper's); images: 128 unless set
   CriticNorm critic_norm = CriticNorm::none;
   bool generator_batchnorm = true;  ///< BatchNorm in the generator (images; MLP on toy: off)
 
