@@ -13,7 +13,7 @@ alternating A/B/A/B so both see the same machine state, and reports medians:
     summary.json.
 
 Usage (run on an idle machine; `uptime` is printed for the record):
-  /usr/bin/python3 bench/train_compare.py --threads 2 --steps 120 --repeats 3 \
+  /usr/bin/python3 bench/train_compare.py --threads 2 --steps 300 --repeats 5 \
       --binary build/bin/lipschitz
 """
 import argparse
@@ -55,10 +55,10 @@ def main():
     p.add_argument("--binary", default=os.path.join(HERE, "..", "build", "bin", "lipschitz"))
     p.add_argument("--data", default="8gaussians")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=120, help="timed generator updates per run")
+    p.add_argument("--steps", type=int, default=300, help="timed generator updates per run")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--width", type=int, default=512)
+    p.add_argument("--width", type=int, default=128)
     p.add_argument("--depth", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--overhead-steps", type=int, default=1000,

@@ -14,6 +14,18 @@ constexpr double kSwissScale = 7.5;
 constexpr double kPi = 3.14159265358979323846;
 }  // namespace
 
+Eigen::MatrixXd toy_modes(ToySet set);
+
+namespace {
+at::Tensor centres_tensor(ToySet set) {
+  const Eigen::MatrixXd modes = toy_modes(set);
+  at::Tensor c = at::empty({modes.rows(), 2}, at::kFloat);
+  for (Eigen::Index i = 0; i < modes.rows(); ++i)
+    for (Eigen::Index j = 0; j < 2; ++j) c[i][j] = static_cast<float>(modes(i, j));
+  return c;
+}
+}  // namespace
+
 std::string to_string(ToySet set) {
   switch (set) {
     case ToySet::eight_gaussians:
@@ -76,12 +88,14 @@ at::Tensor sample_toy(ToySet set, std::int64_t n, at::Generator generator) {
     xy = xy + 0.25 * at::randn({n, 2}, generator, options);
     return xy / kSwissScale;
   }
-  const Eigen::MatrixXd modes = toy_modes(set);
-  at::Tensor centres = at::empty({modes.rows(), 2}, options);
-  for (Eigen::Index i = 0; i < modes.rows(); ++i)
-    for (int j = 0; j < 2; ++j) centres[i][j] = static_cast<float>(modes(i, j));
+  // The centres as a tensor, built once per set (deliberately never destroyed: no static
+  // destructor runs after LibTorch's own at exit).
+  static const at::Tensor* const kCentres[2] = {
+      new at::Tensor(centres_tensor(ToySet::eight_gaussians)),
+      new at::Tensor(centres_tensor(ToySet::twentyfive_gaussians))};
+  const at::Tensor& centres = *kCentres[set == ToySet::eight_gaussians ? 0 : 1];
   const at::Tensor which =
-      at::randint(modes.rows(), {n}, generator, at::TensorOptions().dtype(at::kLong));
+      at::randint(centres.size(0), {n}, generator, at::TensorOptions().dtype(at::kLong));
   return centres.index_select(0, which) + toy_sigma(set) * at::randn({n, 2}, generator, options);
 }
 
