@@ -13,14 +13,16 @@ echo "== lipschitz eval $run =="
 build/bin/lipschitz eval "$run"
 echo
 echo "== the critic's layers at the last monitoring step =="
-tail -n 1 "$run/metrics.jsonl" | /usr/bin/python3 -c '
+/usr/bin/python3 - "$run/metrics.jsonl" <<'PY'
 import json, sys
-r = json.loads(sys.stdin.read())
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 for l in r["layers"]:
-    print(f"  {l[\"name\"]:5s} {l[\"input_shape\"]:>5s} -> {l[\"output_shape\"]:<5s} spectral norm {l[\"spectral_norm\"]:.6g}"
-          f"  in [{l[\"lower_bound\"]:.6g}, {l[\"upper_bound\"]:.6g}]   spectral_norm() would say {l[\"reshaped_weight_norm\"]:.6g}")
-print(f"  critic upper bound (product, certified): {r[\"critic_upper_bound\"]:.6g}")
-print(f"  gradient norm at interpolates: mean {r[\"grad_norm_mean\"]:.4f}, max {r[\"grad_norm_max\"]:.4f}")'
+    print("  %-5s %5s -> %-5s spectral norm %.6g in [%.6g, %.6g]   spectral_norm() would say %.6g"
+          % (l["name"], l["input_shape"], l["output_shape"], l["spectral_norm"], l["lower_bound"],
+             l["upper_bound"], l["reshaped_weight_norm"]))
+print("  critic upper bound (product of the certified layer bounds): %.6g" % r["critic_upper_bound"])
+print("  gradient norm at interpolates: mean %.4f, max %.4f" % (r["grad_norm_mean"], r["grad_norm_max"]))
+PY
 echo
 echo "Samples: $run/samples/latest.png   Metrics: $run/metrics.jsonl, $run/metrics.csv"
 echo "A single layer's spectrum: build/bin/lipschitz conv --example [--padding-mode circular --all]"
