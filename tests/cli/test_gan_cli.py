@@ -30,6 +30,9 @@ import sys
 import tempfile
 import time
 import unittest
+import zlib
+
+import numpy as np  # Debian python3-numpy, installed with python3-torch
 
 try:
     import torch
@@ -749,6 +752,56 @@ class ImageTest(unittest.TestCase):
             self.assertGreaterEqual(l["upper_bound"], s1 * (1 - 1e-9), what)
             reshaped = float(torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), 2))
             self.assertLessEqual(abs(l["reshaped_weight_norm"] - reshaped), kNormRelTol * reshaped)
+
+    def layer_shapes(self, d):
+        records = read_jsonl(os.path.join(d, "metrics.jsonl"))
+        return [(l["name"], l["input_shape"], l["output_shape"]) for l in records[-1]["layers"]]
+
+    def test_cifar10_binary(self):
+        # Six CIFAR-10 batch files of 20 random records each (1 label byte + 3x32x32 pixels).
+        data = path_in_tmp("cifar")
+        os.makedirs(data)
+        rng = np.random.default_rng(0)
+        for name in ["data_batch_%d.bin" % i for i in range(1, 6)] + ["test_batch.bin"]:
+            rec = rng.integers(0, 256, (20, 3073), dtype=np.uint8)
+            rec[:, 0] %= 10
+            rec.tofile(os.path.join(data, name))
+        d = path_in_tmp("cifar_run")
+        train(self, ["--data", data, "--out", d, "--width", 8, "--batch-size", 4, "--steps", 2,
+                     "--monitor-every", 1, "--monitor-batch", 4, "--threads", 1,
+                     "--progress", "none"])
+        self.assertEqual(self.layer_shapes(d)[:1], [("conv1", "3x32x32", "8x16x16")])
+        self.assertEqual(self.layer_shapes(d)[-1][1:], (str(32 * 4 * 4), "1"))
+        self.assertIn("100 train, 20 held out, 3x32x32", read_json(os.path.join(d, "config.json"))
+                      ["data_description"])
+
+    def test_image_folder(self):
+        # PNG files written with zlib alone; a folder is resized/cropped to 64x64 RGB by default.
+        data = path_in_tmp("folder")
+        os.makedirs(os.path.join(data, "sub"))
+        rng = np.random.default_rng(1)
+        for i in range(12):
+            h, w = 40 + i, 50
+            pixels = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            raw = b"".join(b"\x00" + pixels[y].tobytes() for y in range(h))
+
+            def chunk(kind, body):
+                return (struct.pack(">I", len(body)) + kind + body +
+                        struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+            png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)) +
+                   chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+            with open(os.path.join(data, "sub" if i % 2 else "", "img%02d.png" % i), "wb") as f:
+                f.write(png)
+        d = path_in_tmp("folder_run")
+        train(self, ["--data", data, "--out", d, "--width", 4, "--batch-size", 4, "--steps", 2,
+                     "--monitor-every", 1, "--monitor-batch", 4, "--threads", 1,
+                     "--progress", "none"])
+        shapes = self.layer_shapes(d)
+        self.assertEqual(shapes[0], ("conv1", "3x64x64", "4x32x32"))
+        self.assertEqual([s[0] for s in shapes], ["conv1", "conv2", "conv3", "conv4", "fc5"])
+        # every 10th image is held out: 12 images -> 10 train, 2 held out
+        self.assertIn("10 train, 2 held out, 3x64x64",
+                      read_json(os.path.join(d, "config.json"))["data_description"])
 
 
 if __name__ == "__main__":
