@@ -133,7 +133,7 @@ int main(int argc, char** argv) {
                        "testing: poison the critic before this step");
   po::options_description visible(
       "Usage: lipschitz train [options]\n\n"
-      "Trains WGAN-GP on 8 Gaussians with monitoring when given no options");
+      "With no options: WGAN-GP on 8 Gaussians, monitoring on.\n\nOptions");
   visible.add(data_opts).add(objective_opts).add(optim_opts).add(model_opts).add(run_opts);
   po::options_description all;
   all.add(visible).add(hidden);
