@@ -23,7 +23,10 @@ using namespace lipschitz::gan;
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;  ///< the signal that asked the run to stop, or 0
-void on_signal(int signal) { g_stop = signal; }
+void on_signal(int signal) {
+  g_stop = signal;
+  std::signal(signal, SIG_DFL);  // a second Ctrl-C stops at once, without the checkpoint
+}
 
 /// Command-line flag → TrainOptions field (to_map's names).
 const std::map<std::string, std::string> kFlagToField = {
