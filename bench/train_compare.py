@@ -7,7 +7,8 @@ alternating A/B/A/B so both see the same machine state, and reports medians:
 
   * step time: median seconds per generator update (its n_critic critic updates included),
     warm-up steps excluded; ratio = Python / C++ (> 1: the C++ trainer is faster). The C++ runs
-    here have monitoring and sample images off, like the reference.
+    here have monitoring off and write sample images only at the end, like the reference
+    (which writes none; one PNG costs milliseconds, outside the timed steps).
   * monitoring overhead: a C++ run with the default monitoring (every 200 steps, per-layer
     spectral norms from the engine) reports monitor_seconds / training seconds in its
     summary.json.

@@ -4,6 +4,7 @@
 
 #include <lipschitz/json_writer.hpp>
 
+#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 #include <gan/threads.hpp>
 
@@ -110,6 +111,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "lipschitz eval: " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
+    std::cerr << "lipschitz eval: error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "lipschitz eval: error: " << e.what() << "\n";
     return 1;

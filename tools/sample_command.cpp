@@ -5,6 +5,7 @@
 #include <gan/threads.hpp>
 #include <gan/trainer.hpp>
 
+#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "lipschitz sample: " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
+    std::cerr << "lipschitz sample: error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "lipschitz sample: error: " << e.what() << "\n";
     return 1;

@@ -5,6 +5,7 @@
 #include <gan/trainer.hpp>
 #include <gan/training_run.hpp>
 
+#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 #include <gan/threads.hpp>
 
@@ -226,6 +227,9 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "lipschitz train: " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
+    std::cerr << "lipschitz train: error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "lipschitz train: error: " << e.what() << "\n";
     return 1;

@@ -6,9 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <functional>
+#include <iostream>
 
 namespace lipschitz::gan {
 
@@ -40,11 +44,6 @@ double accuracy(Classifier& model, const at::Tensor& x, const at::Tensor& y) {
                    .item<std::int64_t>();
   }
   return static_cast<double>(correct) / static_cast<double>(x.size(0));
-}
-
-void make_dirs(const std::string& path) {
-  for (std::size_t i = 1; i <= path.size(); ++i)
-    if (i == path.size() || path[i] == '/') ::mkdir(path.substr(0, i).c_str(), 0777);
 }
 
 }  // namespace
@@ -124,12 +123,22 @@ ClassifierInfo load_or_train_classifier(const std::string& data, const std::stri
   }
   info.test_accuracy = accuracy(info.model, x_test, y_test);
   info.trained_now = true;
-  make_dirs(cache_dir);
-  torch::serialize::OutputArchive archive;
-  info.model->save(archive);
-  const std::string tmp = info.path + ".tmp";
-  archive.save_to(tmp);
-  std::rename(tmp.c_str(), info.path.c_str());
+  // Caching is an optimisation: a cache that cannot be written costs a retraining next time,
+  // not this evaluation.
+  try {
+    std::filesystem::create_directories(cache_dir);
+    torch::serialize::OutputArchive archive;
+    info.model->save(archive);
+    const std::string tmp = info.path + ".tmp-" + std::to_string(::getpid());
+    archive.save_to(tmp);
+    if (std::rename(tmp.c_str(), info.path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      throw std::runtime_error(std::strerror(errno));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "lipschitz: warning: cannot cache the classifier in " << cache_dir << " ("
+              << e.what() << ")\n";
+  }
   return info;
 }
 

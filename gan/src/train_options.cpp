@@ -70,6 +70,15 @@ std::int64_t parse_int(const std::string& key, const std::string& s) {
   return v;
 }
 
+std::uint64_t parse_uint64(const std::string& key, const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+  if (s.empty() || s[0] == '-' || *end != '\0' || errno == ERANGE)
+    throw std::invalid_argument(key + " must be an integer in [0, 2^64): got '" + s + "'");
+  return v;
+}
+
 bool parse_bool(const std::string& key, const std::string& s) {
   if (s == "true" || s == "1") return true;
   if (s == "false" || s == "0") return false;
@@ -99,6 +108,11 @@ struct Field {
         [](TrainOptions& o, const std::string& s) {                      \
           o.member = static_cast<decltype(o.member)>(parse_int(key, s)); \
         }                                                                \
+  }
+#define LIPSCHITZ_FIELD_UINT64(member, key)                                            \
+  Field {                                                                              \
+    key, [](const TrainOptions& o) { return std::to_string(o.member); },               \
+        [](TrainOptions& o, const std::string& s) { o.member = parse_uint64(key, s); } \
   }
 #define LIPSCHITZ_FIELD_BOOL(member, key)                                                \
   Field {                                                                                \
@@ -144,7 +158,7 @@ const std::vector<Field>& fields() {
       LIPSCHITZ_FIELD_INT(checkpoint_every, "checkpoint_every"),
       LIPSCHITZ_FIELD_INT(monitor_batch, "monitor_batch"),
       LIPSCHITZ_FIELD_DOUBLE(spectral_tolerance, "spectral_tolerance"),
-      LIPSCHITZ_FIELD_INT(seed, "seed"),
+      LIPSCHITZ_FIELD_UINT64(seed, "seed"),
       LIPSCHITZ_FIELD_INT(threads, "threads"),
       LIPSCHITZ_FIELD_STRING(device, "device"),
       LIPSCHITZ_FIELD_BOOL(deterministic, "deterministic"),
@@ -239,6 +253,9 @@ void validate(const TrainOptions& o) {
   need(!o.data.empty(), "data must name a toy set or a path");
   need(o.batch_size >= 1, "batch-size must be >= 1: got " + std::to_string(o.batch_size));
   need(o.steps >= 1, "steps must be >= 1: got " + std::to_string(o.steps));
+  need(o.batch_size >= 2 || !o.generator_batchnorm,
+       "batch-size must be >= 2 with BatchNorm in the generator: got " +
+           std::to_string(o.batch_size));
   need(o.critic_iters >= 1, "critic-iters must be >= 1: got " + std::to_string(o.critic_iters));
   need(o.lr > 0 && std::isfinite(o.lr), "lr must be > 0: got " + text(o.lr));
   need(o.beta1 >= 0 && o.beta1 < 1, "beta1 must be in [0, 1): got " + text(o.beta1));
@@ -261,7 +278,9 @@ void validate(const TrainOptions& o) {
   need(o.spectral_tolerance > 0 && o.spectral_tolerance < 1,
        "spectral-tolerance must be in (0, 1): got " + text(o.spectral_tolerance));
   need(o.threads >= 0, "threads must be >= 0: got " + std::to_string(o.threads));
-  need(o.device == "cpu" || o.device.rfind("cuda", 0) == 0,
+  const bool cuda_index = o.device.size() > 5 && o.device.compare(0, 5, "cuda:") == 0 &&
+                          o.device.find_first_not_of("0123456789", 5) == std::string::npos;
+  need(o.device == "cpu" || o.device == "cuda" || cuda_index,
        "device must be cpu or cuda[:N]: got '" + o.device + "'");
   need(!(o.architecture == Architecture::dcgan && is_toy(o.data)),
        "model dcgan needs image data: got data '" + o.data + "'");

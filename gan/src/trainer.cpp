@@ -81,6 +81,11 @@ void fsync_path(const std::string& path, int flags) {
   }
 }
 
+const TrainOptions& validated(const TrainOptions& o) {
+  validate(o);
+  return o;
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
                                                         std::vector<at::Tensor> params) {
   if (o.optimizer == OptimizerKind::rmsprop)
@@ -93,12 +98,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const TrainOptions& o,
 }  // namespace
 
 Trainer::Trainer(const TrainOptions& options)
-    : options_(options),
+    : options_(validated(options)),  // before the data or the device see them
       data_(DataSource::open(options)),
       device_(options.device),
       train_rng_(at::make_generator<at::CPUGeneratorImpl>(options.seed)),
       monitor_rng_(at::make_generator<at::CPUGeneratorImpl>(options.seed + 0x9e3779b97f4a7c15ULL)) {
-  validate(options_);
   if (device_.is_cuda() && !torch::cuda::is_available())
     throw std::invalid_argument("device " + options_.device +
                                 " asked for, but this LibTorch has no CUDA device available");
@@ -191,9 +195,14 @@ StepResult Trainer::step() {
   result.gradient_penalty = penalty.item<double>();
   result.wasserstein_estimate = wasserstein.item<double>();
   result.generator_loss = g_loss.item<double>();
-  if (!std::isfinite(result.critic_loss) || !std::isfinite(result.generator_loss)) {
+  bool generator_finite = true;
+  for (const at::Tensor& p : generator_->parameters())
+    generator_finite = generator_finite && at::isfinite(p).all().item<bool>();
+  if (!std::isfinite(result.critic_loss) || !std::isfinite(result.generator_loss) ||
+      !generator_finite) {
     result.status = StepStatus::non_finite;
     std::ostringstream m;
+    if (!generator_finite) m << "step " << step_ << ": generator parameters became non-finite; ";
     m << "step " << step_ << ": critic loss " << result.critic_loss << ", generator loss "
       << result.generator_loss << " (gradient penalty " << result.gradient_penalty
       << ", W estimate " << result.wasserstein_estimate << ")";
@@ -212,8 +221,13 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
   const at::Tensor held = data_.sample(n, monitor_rng_, /*heldout=*/true).to(device_);
   at::Tensor fake;
   {
+    // A train-mode forward updates BatchNorm's running statistics: restore them, so samples
+    // and evaluations never depend on the monitoring settings.
     torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> buffers = generator_->buffers(), saved;
+    for (const at::Tensor& b : buffers) saved.push_back(b.clone());
     fake = generator_->forward(latent(n, monitor_rng_));
+    for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
   }
 
   at::Tensor penalty, wasserstein;
@@ -308,13 +322,19 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
 at::Tensor Trainer::generate(std::int64_t n, at::Generator generator) {
   torch::NoGradGuard no_grad;
   generator_->eval();
-  const at::Tensor out = generator_->forward(latent(n, generator)).to(at::kCPU);
+  // In chunks: 10,000 DCGAN images at once would need gigabytes of activations.
+  std::vector<at::Tensor> parts;
+  for (std::int64_t i = 0; i < n; i += 500)
+    parts.push_back(
+        generator_->forward(latent(std::min<std::int64_t>(500, n - i), generator)).to(at::kCPU));
   generator_->train();
-  return out;
+  return at::cat(parts);
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {
-  for (const auto& p : critic_->parameters())
+  std::vector<at::Tensor> all = critic_->parameters();
+  for (const auto& p : generator_->parameters()) all.push_back(p);
+  for (const auto& p : all)
     if (!at::isfinite(p).all().item<bool>())
       throw CheckpointError(path + ": refusing to save a checkpoint with non-finite parameters");
   torch::serialize::OutputArchive root, critic, generator, critic_opt, generator_opt;

@@ -68,13 +68,21 @@ std::string config_json(const TrainOptions& options, const std::string& data_des
   for (const auto& [key, value] : to_map(options)) {
     j.key(key);
     char* end = nullptr;
+    errno = 0;
+    const long long integer = std::strtoll(value.c_str(), &end, 10);
+    const bool is_integer = !value.empty() && *end == '\0' && errno == 0;
     const double number = std::strtod(value.c_str(), &end);
+    const bool is_number = !value.empty() && *end == '\0';
     if (value == "true" || value == "false")
       j.value(value == "true");
-    else if (!value.empty() && *end == '\0' && key != "data" && key != "device")
+    else if (key == "data" || key == "device")
+      j.value(value);
+    else if (is_integer)
+      j.value(integer);  // exact, also above 2^53 (seeds)
+    else if (is_number && key != "seed")
       j.value(number);
     else
-      j.value(value);
+      j.value(value);  // a seed above 2^63 stays exact as text
   }
   j.key("data_description").value(data_description);
   j.end_object();

@@ -50,6 +50,11 @@ TEST_CASE("options round-trip exactly through text") {
   const TrainOptions back = options_from_map(to_map(o));
   CHECK(to_map(back) == to_map(o));
   CHECK(back.lr == o.lr);
+  // Seeds use all 64 bits: the largest survives the checkpoint's text round trip.
+  o.seed = ~std::uint64_t{0};
+  CHECK(options_from_map(to_map(o)).seed == o.seed);
+  CHECK_THROWS_WITH_AS(options_from_map({{"seed", "-1"}}),
+                       "seed must be an integer in [0, 2^64): got '-1'", std::invalid_argument);
 }
 
 TEST_CASE("bad settings name the field and the value") {
@@ -63,6 +68,17 @@ TEST_CASE("bad settings name the field and the value") {
   TrainOptions o;
   o.beta2 = 1;
   CHECK_THROWS_WITH_AS(validate(o), "beta2 must be in [0, 1): got 1", std::invalid_argument);
+  o = TrainOptions{};
+  o.device = "cudaX";
+  CHECK_THROWS_WITH_AS(validate(o), "device must be cpu or cuda[:N]: got 'cudaX'",
+                       std::invalid_argument);
+  o = TrainOptions{};
+  o.batch_size = 1;  // BatchNorm needs two samples per batch
+  CHECK_THROWS_WITH_AS(validate(o),
+                       "batch-size must be >= 2 with BatchNorm in the generator: got 1",
+                       std::invalid_argument);
+  o.generator_batchnorm = false;
+  CHECK_NOTHROW(validate(o));
   o = TrainOptions{};
   o.architecture = Architecture::dcgan;
   CHECK_THROWS_WITH_AS(validate(o), "model dcgan needs image data: got data '8gaussians'",
