@@ -195,14 +195,11 @@ StepResult Trainer::step() {
   result.gradient_penalty = penalty.item<double>();
   result.wasserstein_estimate = wasserstein.item<double>();
   result.generator_loss = g_loss.item<double>();
-  bool generator_finite = true;
-  for (const at::Tensor& p : generator_->parameters())
-    generator_finite = generator_finite && at::isfinite(p).all().item<bool>();
-  if (!std::isfinite(result.critic_loss) || !std::isfinite(result.generator_loss) ||
-      !generator_finite) {
+  // A generator update that turned its parameters NaN shows in the next step's losses; the
+  // last step's is caught by parameters_finite() before its checkpoint.
+  if (!std::isfinite(result.critic_loss) || !std::isfinite(result.generator_loss)) {
     result.status = StepStatus::non_finite;
     std::ostringstream m;
-    if (!generator_finite) m << "step " << step_ << ": generator parameters became non-finite; ";
     m << "step " << step_ << ": critic loss " << result.critic_loss << ", generator loss "
       << result.generator_loss << " (gradient penalty " << result.gradient_penalty
       << ", W estimate " << result.wasserstein_estimate << ")";
@@ -331,12 +328,17 @@ at::Tensor Trainer::generate(std::int64_t n, at::Generator generator) {
   return at::cat(parts);
 }
 
-void Trainer::save_checkpoint(const std::string& path) const {
+bool Trainer::parameters_finite() const {
   std::vector<at::Tensor> all = critic_->parameters();
   for (const auto& p : generator_->parameters()) all.push_back(p);
   for (const auto& p : all)
-    if (!at::isfinite(p).all().item<bool>())
-      throw CheckpointError(path + ": refusing to save a checkpoint with non-finite parameters");
+    if (!at::isfinite(p).all().item<bool>()) return false;
+  return true;
+}
+
+void Trainer::save_checkpoint(const std::string& path) const {
+  if (!parameters_finite())
+    throw CheckpointError(path + ": refusing to save a checkpoint with non-finite parameters");
   torch::serialize::OutputArchive root, critic, generator, critic_opt, generator_opt;
   critic_->save(critic);
   generator_->save(generator);

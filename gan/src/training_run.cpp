@@ -150,6 +150,14 @@ class Loop {
       if (o.monitor_every > 0 && s % o.monitor_every == 0) record(log);
       if (o.sample_every > 0 && s % o.sample_every == 0) samples();
       if (s % o.checkpoint_every == 0 || s == o.steps) {
+        if (!trainer_.parameters_finite()) {
+          summary.status = RunStatus::non_finite;
+          summary.message = "step " + std::to_string(s) +
+                            ": a parameter became NaN/Inf; training stopped. The last good "
+                            "checkpoint is " +
+                            dir_ + "/checkpoint.pt (step " + std::to_string(last_checkpoint_) + ")";
+          break;
+        }
         trainer_.save_checkpoint(dir_ + "/checkpoint.pt");
         last_checkpoint_ = s;
       }

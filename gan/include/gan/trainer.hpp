@@ -49,7 +49,10 @@ class Trainer {
   void load_checkpoint(const std::string& path);
   /// Writes everything needed to continue bit-for-bit to `path`, atomically (a temporary file
   /// in the same directory, then rename): a crash leaves the previous checkpoint intact.
+  /// Refuses (CheckpointError) when a parameter is NaN/Inf: a checkpoint is always a good one.
   void save_checkpoint(const std::string& path) const;
+  /// Every parameter of both networks is finite.
+  bool parameters_finite() const;
 
   /// n_critic critic updates, then one generator update (Gulrajani et al. 2017, Algorithm 1).
   StepResult step();
