@@ -3,6 +3,8 @@
 
 #include <torch/torch.h>
 
+#include "atomic_file.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -129,12 +131,7 @@ ClassifierInfo load_or_train_classifier(const std::string& data, const std::stri
     std::filesystem::create_directories(cache_dir);
     torch::serialize::OutputArchive archive;
     info.model->save(archive);
-    const std::string tmp = info.path + ".tmp-" + std::to_string(::getpid());
-    archive.save_to(tmp);
-    if (std::rename(tmp.c_str(), info.path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(std::strerror(errno));
-    }
+    detail::replace_file(info.path, [&](const std::string& tmp) { archive.save_to(tmp); });
   } catch (const std::exception& e) {
     std::cerr << "lipschitz: warning: cannot cache the classifier in " << cache_dir << " ("
               << e.what() << ")\n";

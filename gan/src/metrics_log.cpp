@@ -2,6 +2,8 @@
 
 #include <lipschitz/json_writer.hpp>
 
+#include "atomic_file.hpp"
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -50,14 +52,7 @@ void truncate_log(const std::string& path, std::int64_t keep, bool json, bool* h
       kept += line + '\n';
     }
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept;
-    if (!out.flush()) throw std::runtime_error(tmp + ": cannot write: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(path + ": cannot replace: " + std::strerror(errno));
+  detail::replace_file_with_text(path, kept);
 }
 
 void append_line(const std::string& path, const std::string& line) {

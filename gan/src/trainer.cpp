@@ -4,10 +4,11 @@
 
 #include <lipschitz/conv_norm.hpp>
 
+#include "atomic_file.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -73,12 +74,16 @@ std::map<std::string, std::string> deserialize(const std::string& s) {
   return map;
 }
 
-void fsync_path(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+/// The critic's loss without penalty: Goodfellow et al. 2014 with logits (−log σ(D(x)) −
+/// log(1 − σ(D(G(z))))) for GAN, E[D(G(z))] − E[D(x)] for the Wasserstein objectives.
+at::Tensor critic_objective(Objective o, const at::Tensor& d_real, const at::Tensor& d_fake) {
+  if (o == Objective::gan) return torch::softplus(-d_real).mean() + torch::softplus(d_fake).mean();
+  return d_fake.mean() - d_real.mean();
+}
+
+/// The generator's loss: non-saturating −log σ(D(G(z))) for GAN, −E[D(G(z))] otherwise.
+at::Tensor generator_objective(Objective o, const at::Tensor& d_fake) {
+  return o == Objective::gan ? torch::softplus(-d_fake).mean() : -d_fake.mean();
 }
 
 const TrainOptions& validated(const TrainOptions& o) {
@@ -131,12 +136,8 @@ at::Tensor Trainer::critic_loss(const at::Tensor& real, const at::Tensor& fake, 
   const at::Tensor d_real = d_both.slice(0, 0, real.size(0));
   const at::Tensor d_fake = d_both.slice(0, real.size(0));
   *wasserstein = d_real.mean() - d_fake.mean();
-  if (options_.objective == Objective::gan) {
-    // Goodfellow et al. 2014 with logits: −log σ(D(x)) − log(1 − σ(D(G(z)))).
-    *penalty = at::zeros({}, d_real.options());
-    return torch::softplus(-d_real).mean() + torch::softplus(d_fake).mean();
-  }
-  at::Tensor loss = -*wasserstein;
+  *penalty = at::zeros({}, d_real.options());
+  at::Tensor loss = critic_objective(options_.objective, d_real, d_fake);
   if (options_.objective == Objective::wgan_gp) {
     // Gulrajani et al. 2017, Algorithm 1: x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per sample.
     std::vector<std::int64_t> eps_shape(static_cast<std::size_t>(real.dim()), 1);
@@ -147,8 +148,6 @@ at::Tensor Trainer::critic_loss(const at::Tensor& real, const at::Tensor& fake, 
     const at::Tensor excess = options_.one_sided ? torch::clamp_min(norms - 1, 0) : norms - 1;
     *penalty = options_.lambda * excess.pow(2).mean();
     loss = loss + *penalty;
-  } else {
-    *penalty = at::zeros({}, d_real.options());
   }
   return loss;
 }
@@ -183,9 +182,7 @@ StepResult Trainer::step() {
   for (at::Tensor& p : critic_->parameters()) p.requires_grad_(false);
   generator_opt_->zero_grad();
   const at::Tensor d_fake = critic_->forward(generator_->forward(latent(batch, train_rng_)));
-  const at::Tensor g_loss = options_.objective == Objective::gan
-                                ? torch::softplus(-d_fake).mean()  // non-saturating
-                                : -d_fake.mean();
+  const at::Tensor g_loss = generator_objective(options_.objective, d_fake);
   g_loss.backward();
   generator_opt_->step();
   for (at::Tensor& p : critic_->parameters()) p.requires_grad_(true);
@@ -245,12 +242,8 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
   r.grad_norm_fake = summarize(input_gradient_norms(critic_, fake, false, &d_fake));
   r.grad_norm_interpolates =
       summarize(input_gradient_norms(critic_, eps * real + (1 - eps) * fake, false));
-  r.generator_loss =
-      (options_.objective == Objective::gan ? torch::softplus(-d_fake).mean() : -d_fake.mean())
-          .item<double>();
+  r.generator_loss = generator_objective(options_.objective, d_fake).item<double>();
 
-  // Figure 1b of Gulrajani et al.: ‖∂L/∂h_l‖ for each layer's activation h_l, L the critic loss
-  // without penalty, on the concatenated real and fake batch.
   // Toy mixtures: mode coverage and high-quality share (ALGORITHMS.md §7) over time.
   if (data_.toy() && toy_modes(*data_.toy()).rows() > 0) {
     const at::Tensor samples = generate(kModeSamples, monitor_rng_).to(at::kDouble).contiguous();
@@ -263,14 +256,13 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
     r.high_quality_fraction = c.high_quality_fraction;
   }
 
+  // Figure 1b of Gulrajani et al.: ‖∂L/∂h_l‖ for each layer's activation h_l, L the critic loss
+  // without penalty, on the concatenated real and fake batch.
   std::vector<at::Tensor> activations;
   const at::Tensor scores = critic_->forward(at::cat({real, fake}), &activations);
   activations.push_back(scores);
   const at::Tensor s_real = scores.slice(0, 0, n), s_fake = scores.slice(0, n);
-  const at::Tensor plain_loss =
-      options_.objective == Objective::gan
-          ? torch::softplus(-s_real).mean() + torch::softplus(s_fake).mean()
-          : s_fake.mean() - s_real.mean();
+  const at::Tensor plain_loss = critic_objective(options_.objective, s_real, s_fake);
   const std::vector<at::Tensor> act_grads = torch::autograd::grad({plain_loss}, activations);
 
   const std::vector<CriticLayer> layers = critic_->layers();
@@ -354,22 +346,13 @@ void Trainer::save_checkpoint(const std::string& path) const {
   root.write("monitor_rng", monitor_rng_.get_state());
   root.write("step", c10::IValue(step_));
   root.write("train_seconds", c10::IValue(train_seconds_));
-  const std::string tmp = path + ".tmp";
   try {
-    root.save_to(tmp);
+    detail::replace_file(path, [&](const std::string& tmp) { root.save_to(tmp); });
   } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
     throw CheckpointError(path + ": cannot write: " + first_line(e.what_without_backtrace()));
+  } catch (const std::runtime_error& e) {
+    throw CheckpointError(e.what());
   }
-  // Durable before visible: data on disk, then the rename, then the directory entry.
-  fsync_path(tmp, O_RDONLY);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw CheckpointError(path + ": cannot replace: " + why);
-  }
-  const auto slash = path.rfind('/');
-  fsync_path(slash == std::string::npos ? "." : path.substr(0, slash), O_RDONLY | O_DIRECTORY);
 }
 
 TrainOptions Trainer::checkpoint_options(const std::string& path) {

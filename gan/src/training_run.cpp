@@ -3,6 +3,8 @@
 #include <gan/trainer.hpp>
 #include <gan/training_run.hpp>
 
+#include "atomic_file.hpp"
+
 #include <lipschitz/json_writer.hpp>
 
 #include <sys/stat.h>
@@ -47,18 +49,6 @@ void make_directory(const std::string& path) {
     if (::mkdir(partial.c_str(), 0777) != 0 && errno != EEXIST)
       throw std::runtime_error(partial + ": cannot create directory: " + std::strerror(errno));
   }
-}
-
-/// Writes `text` to `path` through a temporary file and a rename.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out.flush()) throw std::runtime_error(tmp + ": cannot write: " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(path + ": cannot replace: " + std::strerror(errno));
 }
 
 std::string config_json(const TrainOptions& options, const std::string& data_description) {
@@ -245,7 +235,7 @@ void write_summary(const std::string& dir, const RunSummary& s) {
   j.key("monitor_overhead").value(s.monitor_overhead);
   j.key("message").value(s.message);
   j.end_object();
-  write_atomically(dir + "/summary.json", out.str() + "\n");
+  detail::replace_file_with_text(dir + "/summary.json", out.str() + "\n");
 }
 
 }  // namespace
@@ -272,8 +262,8 @@ RunSummary start_training(const TrainOptions& options, const RunOptions& run) {
                                 "another --out (nothing was changed)");
   Trainer trainer(options);
   make_directory(run.out_dir);
-  write_atomically(run.out_dir + "/config.json",
-                   config_json(options, trainer.data().description()));
+  detail::replace_file_with_text(run.out_dir + "/config.json",
+                                 config_json(options, trainer.data().description()));
   if (run.log)
     *run.log << "lipschitz train: " << to_string(options.objective) << " on "
              << trainer.data().description() << ", " << options.steps << " steps -> " << run.out_dir
@@ -300,8 +290,8 @@ RunSummary resume_training(const RunOptions& run, std::int64_t steps) {
                                 " is below the checkpoint's step " +
                                 std::to_string(trainer.steps_done()) + " in " + checkpoint);
   if (steps > 0)
-    write_atomically(run.out_dir + "/config.json",
-                     config_json(options, trainer.data().description()));
+    detail::replace_file_with_text(run.out_dir + "/config.json",
+                                   config_json(options, trainer.data().description()));
   if (run.log)
     *run.log << "lipschitz train: resuming " << run.out_dir << " at step " << trainer.steps_done()
              << " of " << options.steps << "\n";

@@ -1,0 +1,18 @@
+#pragma once
+// Private to gan/: replacing a file so that a reader (or a crash) never sees it half written.
+
+#include <functional>
+#include <string>
+
+namespace lipschitz::gan::detail {
+
+/// Replaces `path` atomically: `write(tmp)` fills a new temporary file beside it (a name unique
+/// to this process and call), which is flushed to disk, renamed over `path`, and the directory
+/// entry synced. On any failure the temporary file is removed and the exception propagates;
+/// rename failures throw std::runtime_error naming `path`.
+void replace_file(const std::string& path, const std::function<void(const std::string&)>& write);
+
+/// replace_file() with `text` as the content; write failures name the file.
+void replace_file_with_text(const std::string& path, const std::string& text);
+
+}  // namespace lipschitz::gan::detail
