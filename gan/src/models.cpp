@@ -83,7 +83,8 @@ at::Tensor CriticImpl::forward(const at::Tensor& x, std::vector<at::Tensor>* act
     for (std::size_t i = 0; i + 1 < fc_.size(); ++i) {
       h = fc_[i]->forward(h);
       if (!norm_.empty()) h = norm_[i]->forward(h);
-      h = torch::relu(h);
+      // In place: neither the linear map nor LayerNorm needs its output for backward.
+      h = torch::relu_(h);
       if (activations) activations->push_back(h);
     }
   } else {
@@ -189,7 +190,7 @@ at::Tensor GeneratorImpl::forward(const at::Tensor& z) {
     for (std::size_t i = 0; i + 1 < fc_.size(); ++i) {
       h = fc_[i]->forward(h);
       if (!bn1_.empty()) h = bn1_[i]->forward(h);
-      h = torch::relu(h);
+      h = torch::relu_(h);
     }
     h = fc_.back()->forward(h);
     if (!image_) return h;
