@@ -1,10 +1,12 @@
 // Tests image_data.hpp: IDX (plain and gzip), CIFAR-10 and image-folder readers on fixtures built
 // here, the dispatcher, every error named, and the real Fashion-MNIST test split when installed.
 #include <doctest/doctest.h>
+
 #include <stb_image_write.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <gan/image_data.hpp>
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,30 +17,9 @@
 
 using namespace lipschitz::gan;
 namespace fs = std::filesystem;
+using lipschitz::gan::testing::TempDir;
 
 namespace {
-
-/// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("gan_image_data_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 void append_be32(std::string& out, std::uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(char((v >> shift) & 0xff));

@@ -1,9 +1,11 @@
 // Tests png_writer.hpp: PNGs read back with stb_image, grid layout and colours, scatter-plot
 // geometry and colours, atomic writes that leave no temporary file, and the errors.
 #include <doctest/doctest.h>
+
 #include <stb_image.h>
 #include <unistd.h>
 #include <gan/png_writer.hpp>
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,30 +18,9 @@
 
 using namespace lipschitz::gan;
 namespace fs = std::filesystem;
+using lipschitz::gan::testing::TempDir;
 
 namespace {
-
-/// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() /
-              ("gan_png_writer_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 /// A PNG read back with stb_image, with `channels` channels per pixel.
 struct Decoded {
