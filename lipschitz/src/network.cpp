@@ -1,0 +1,175 @@
+#include <lipschitz/network.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace lipschitz {
+
+std::string shape_string(const Shape& shape) {
+  if (shape.empty()) return "scalar";
+  std::string text;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += 'x';
+    text += std::to_string(shape[i]);
+  }
+  return text;
+}
+
+Shape parse_shape(const std::string& text) {
+  Shape shape;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('x', start), text.size());
+    const std::string part = text.substr(start, end - start);
+    const bool digits = !part.empty() && part.size() <= 9 &&
+                        std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stol(part) <= 0)
+      throw std::invalid_argument("expected a shape like 3x64x64, 4x128 or 16 (positive sizes), got '" +
+                                  text + "'");
+    shape.push_back(std::stol(part));
+    start = end + 1;
+  }
+  if (shape.size() > 4) throw std::invalid_argument("a shape has at most 4 sizes, got '" + text + "'");
+  return shape;
+}
+
+Index element_count(const Shape& shape) {
+  Index count = 1;
+  for (Index s : shape) count *= s;
+  return count;
+}
+
+std::string to_string(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::input: return "input";
+    case LayerKind::conv: return "conv";
+    case LayerKind::batch_norm: return "batch_norm";
+    case LayerKind::layer_norm: return "layer_norm";
+    case LayerKind::activation: return "activation";
+    case LayerKind::max_pool: return "max_pool";
+    case LayerKind::pad: return "pad";
+    case LayerKind::reshape: return "reshape";
+    case LayerKind::add: return "add";
+    case LayerKind::affine: return "affine";
+    case LayerKind::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+std::string to_string(Activation activation) {
+  switch (activation) {
+    case Activation::relu: return "ReLU";
+    case Activation::leaky_relu: return "LeakyReLU";
+    case Activation::elu: return "ELU";
+    case Activation::gelu:
+    case Activation::gelu_tanh: return "GELU";
+    case Activation::silu: return "SiLU";
+    case Activation::tanh: return "Tanh";
+    case Activation::sigmoid: return "Sigmoid";
+    case Activation::softplus: return "Softplus";
+    case Activation::hardtanh: return "Hardtanh";
+  }
+  return "?";
+}
+
+std::string to_string(PadMode mode) {
+  switch (mode) {
+    case PadMode::zeros: return "zeros";
+    case PadMode::reflect: return "reflect";
+    case PadMode::replicate: return "replicate";
+    case PadMode::circular: return "circular";
+  }
+  return "?";
+}
+
+namespace {
+
+// max over x ≥ 0 of f'(x) on a grid of step h, plus a margin that covers what the grid can
+// miss: |f''| ≤ 1 for both functions below, so the maximum is at most h/2 above the grid's.
+template <class Derivative>
+double max_derivative(Derivative derivative, double to) {
+  const double h = 1e-6;
+  double best = 0;
+  for (double x = 0; x <= to; x += h) best = std::max(best, derivative(x));
+  return best + h;
+}
+
+}  // namespace
+
+double activation_lipschitz(Activation activation, double parameter) {
+  switch (activation) {
+    case Activation::relu:
+    case Activation::tanh:
+    case Activation::softplus:  // derivative σ(βx) ∈ (0, 1), and 1 above the threshold
+    case Activation::hardtanh: return 1;
+    case Activation::leaky_relu: return std::max(1.0, std::abs(parameter));
+    case Activation::elu: return std::max(1.0, parameter);
+    case Activation::sigmoid: return 0.25;
+    case Activation::gelu: {
+      // GELU(x) = x Φ(x): f' = Φ + xφ, f'' = φ(2 − x²), so the maximum is at x = √2:
+      // Φ(√2) + √2 φ(√2) ≈ 1.12890 (ALGORITHMS.md §6); rounded up by one part in 10¹².
+      const double x = std::sqrt(2.0);
+      const double phi = std::exp(-1.0) / std::sqrt(2 * M_PI);
+      const double cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
+      return (cdf + x * phi) * (1 + 1e-12);
+    }
+    case Activation::gelu_tanh: {
+      static const double value = max_derivative(
+          [](double x) {
+            const double c = std::sqrt(2 / M_PI), u = c * (x + 0.044715 * x * x * x);
+            const double t = std::tanh(u);
+            return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x);
+          },
+          6.0);
+      return value;
+    }
+    case Activation::silu: {
+      // SiLU(x) = x σ(x): f' = σ(x)(1 + x(1 − σ(x))), maximal near x ≈ 2.40 (≈ 1.0998).
+      static const double value = max_derivative(
+          [](double x) {
+            const double s = 1 / (1 + std::exp(-x));
+            return s * (1 + x * (1 - s));
+          },
+          8.0);
+      return value;
+    }
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+void validate(const Network& network) {
+  const auto& layers = network.layers;
+  if (layers.empty() || layers[0].kind != LayerKind::input)
+    throw std::invalid_argument("network: layer 0 must be the input");
+  if (network.output < 0 || network.output >= static_cast<int>(layers.size()))
+    throw std::invalid_argument("network: output index " + std::to_string(network.output) +
+                                " out of range");
+  for (std::size_t i = 1; i < layers.size(); ++i) {
+    const Layer& layer = layers[i];
+    const std::string where = "network layer " + std::to_string(i) + " (" + layer.name + "): ";
+    if (layer.kind == LayerKind::input) throw std::invalid_argument(where + "a second input");
+    const std::size_t arity = layer.kind == LayerKind::add ? 2 : 1;
+    if (layer.inputs.size() != arity)
+      throw std::invalid_argument(where + "expected " + std::to_string(arity) + " input(s), got " +
+                                  std::to_string(layer.inputs.size()));
+    for (int input : layer.inputs)
+      if (input < 0 || input >= static_cast<int>(i))
+        throw std::invalid_argument(where + "input " + std::to_string(input) +
+                                    " is not an earlier layer");
+    if (layer.kind == LayerKind::conv) {
+      validate(layer.spec);
+      if (static_cast<Index>(layer.weight.size()) != weight_size(layer.spec))
+        throw std::invalid_argument(where + "weight has " + std::to_string(layer.weight.size()) +
+                                    " entries, the geometry needs " +
+                                    std::to_string(weight_size(layer.spec)));
+    }
+    if (layer.kind == LayerKind::batch_norm &&
+        (layer.input_shape.empty() ||
+         static_cast<Index>(layer.scale.size()) != layer.input_shape[0]))
+      throw std::invalid_argument(where + "BatchNorm needs one scale per channel");
+  }
+}
+
+}  // namespace lipschitz
