@@ -162,8 +162,11 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   const int threads = detail::resolve_threads(options.threads);
   ConvNormResult r;
 
-  const bool dense =
-      !conv.circular && in_dim <= options.dense_limit && out_dim <= options.dense_limit;
+  // Dense when the Gram matrix of the smaller side is small and the operator itself fits in
+  // dense_limit² entries: wide or tall maps (a final 512×4×4 → 1 conv) are solved exactly.
+  const bool dense = !conv.circular && std::min(in_dim, out_dim) <= options.dense_limit &&
+                     double(in_dim) * double(out_dim) <=
+                         double(options.dense_limit) * double(options.dense_limit);
   const Extent torus = minimal_torus(conv);
   const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads);
   const double block_bytes = [&] {
