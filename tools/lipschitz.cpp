@@ -23,6 +23,8 @@ const char* const kUsage =
     "  train    train a GAN / WGAN / WGAN-GP with live Lipschitz monitoring (LibTorch)\n"
     "  sample   a PNG of a training run's generator\n"
     "  eval     sample quality of a training run (modes, sliced Wasserstein, classifier FID)\n"
+    "  report   per-layer norms and network Lipschitz bounds of a model (TorchScript, ONNX,\n"
+    "           checkpoint)\n"
     "  help     this text; 'lipschitz <command> --help' for a command's options\n"
     "\n"
     "Other commands run the program lipschitz-<command> installed beside this one.\n"

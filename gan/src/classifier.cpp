@@ -3,7 +3,7 @@
 
 #include <torch/torch.h>
 
-#include "atomic_file.hpp"
+#include <gan/atomic_file.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>

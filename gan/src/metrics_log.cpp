@@ -2,7 +2,7 @@
 
 #include <lipschitz/json_writer.hpp>
 
-#include "atomic_file.hpp"
+#include <gan/atomic_file.hpp>
 
 #include <cerrno>
 #include <cmath>

@@ -4,7 +4,7 @@
 
 #include <lipschitz/conv_norm.hpp>
 
-#include "atomic_file.hpp"
+#include <gan/atomic_file.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>

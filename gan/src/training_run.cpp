@@ -3,7 +3,7 @@
 #include <gan/trainer.hpp>
 #include <gan/training_run.hpp>
 
-#include "atomic_file.hpp"
+#include <gan/atomic_file.hpp>
 
 #include <lipschitz/json_writer.hpp>
 

@@ -1,8 +1,11 @@
 #include <lipschitz/network_bound.hpp>
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <sstream>
 
@@ -154,10 +157,48 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
     }
   }
 
+  // The engine's work, all of it independent: each conv alone, and each conv with the
+  // BatchNorm after it folded in. Run over layers in parallel, one thread each, when there
+  // are several (most of a zero-padded layer's time is its Lanczos run, which scales poorly
+  // with threads on small layers); one layer gets every thread.
+  std::vector<bool> folds(n, false);
+  std::vector<std::pair<int, std::vector<double>>> jobs;  // layer, weight (folded for BN)
+  for (int i = 1; i < n; ++i) {
+    const Layer& layer = layers[i];
+    if (layer.kind == LayerKind::conv) jobs.push_back({i, {}});
+    if (layer.kind == LayerKind::batch_norm) {
+      const int previous = layer.inputs[0];
+      if (layers[previous].kind == LayerKind::conv && only_consumer(previous) == i) {
+        folds[i] = true;
+        const ConvSpec& spec = fused[previous] ? fused_spec[previous] : layers[previous].spec;
+        jobs.push_back({i, fold_output_scale(spec, layers[previous].weight, layer.scale)});
+      }
+    }
+  }
+  std::vector<ConvNormResult> own(n);
+  const int threads = detail::resolve_threads(options.conv.threads);
+  const bool across_layers = threads > 1 && jobs.size() > 1;
+  NetworkBoundOptions job_options = options;
+  if (across_layers) job_options.conv.threads = 1;
+  std::exception_ptr failure;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(across_layers ? threads : 1)
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    try {
+      const int i = jobs[j].first;
+      const int conv = layers[i].kind == LayerKind::conv ? i : layers[i].inputs[0];
+      const ConvSpec& spec = fused[conv] ? fused_spec[conv] : layers[conv].spec;
+      const std::vector<double>& weight = jobs[j].second.empty() ? layers[conv].weight : jobs[j].second;
+      own[i] = analyze(spec, weight, job_options);
+    } catch (...) {
+#pragma omp critical
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+
   for (int i = 1; i < n; ++i) {
     const Layer& layer = layers[i];
     LayerBound& bound = result.layers[i];
-    const auto layer_start = std::chrono::steady_clock::now();
     bound.spectral_norm = bound.lower_bound = bound.upper_bound = kNaN;
     bound.reshaped_weight_norm = kNaN;
     bound.note = layer.note;
@@ -168,7 +209,8 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       case LayerKind::input: break;
       case LayerKind::conv: {
         const ConvSpec& spec = fused[i] ? fused_spec[i] : layer.spec;
-        set_interval(bound, analyze(spec, layer.weight, options));
+        set_interval(bound, own[i]);
+        bound.seconds = own[i].seconds;
         if (!layer.avg_pool) bound.reshaped_weight_norm = reshaped_weight_norm(spec, layer.weight.data());
         if (fused[i]) add_note("circular padding from the pad before it, exact on the torus");
         bound.lipschitz_factor = bound.upper_bound;
@@ -186,10 +228,9 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
         bound.lipschitz_factor = norm;
         const int previous = layer.inputs[0];
         const Layer& conv = layers[previous];
-        if (conv.kind == LayerKind::conv && only_consumer(previous) == i) {
-          const ConvSpec& spec = fused[previous] ? fused_spec[previous] : conv.spec;
-          const ConvNormResult folded =
-              analyze(spec, fold_output_scale(spec, conv.weight, layer.scale), options);
+        if (folds[i]) {
+          const ConvNormResult& folded = own[i];
+          bound.seconds = folded.seconds;
           bound.lipschitz_factor = folded.upper_bound;
           add_note("folded into " + conv.name + ": ‖bn∘conv‖ ∈ [" + number(folded.lower_bound) +
                    ", " + number(folded.upper_bound) + "] (product of the two: " +
@@ -251,7 +292,6 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       cumulative[i] = (bound.lipschitz_factor == 0 || before == 0) ? 0 : bound.lipschitz_factor * before;
     }
     bound.cumulative_bound = cumulative[i];
-    bound.seconds = seconds_since(layer_start);
   }
   result.layers[0].cumulative_bound = 1;
   result.layers[0].method = "input";

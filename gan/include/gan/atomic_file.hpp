@@ -1,5 +1,5 @@
 #pragma once
-// Private to gan/: replacing a file so that a reader (or a crash) never sees it half written.
+// Replacing a file so that a reader (or a crash) never sees it half written.
 
 #include <functional>
 #include <string>
