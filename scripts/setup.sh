@@ -8,6 +8,7 @@ PACKAGES=(
   build-essential cmake pkg-config ccache
   libfftw3-dev libeigen3-dev libboost-program-options-dev doctest-dev libbenchmark-dev
   libtorch-dev libstb-dev zlib1g-dev   # the GAN trainer (gan/, lipschitz train/sample/eval)
+  libonnx-dev libprotobuf-dev          # ONNX models (report/, lipschitz report)
   dataset-fashion-mnist                # the default image data set (IDX files)
   python3-numpy python3-torch
   libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS

@@ -96,6 +96,28 @@ double max_derivative(Derivative derivative, double to) {
   return best + h;
 }
 
+// A circular pad feeding a conv with no padding is that conv with circular padding when the pad
+// is (k_eff − 1)/2 on every side and the stride divides the size: the same operator up to a
+// cyclic shift of the input (PyTorch starts the taps p before the output pixel), which keeps
+// every singular value.
+bool fuses_as_circular(const Layer& pad, const Layer& conv) {
+  if (pad.kind != LayerKind::pad || pad.pad_mode != PadMode::circular) return false;
+  if (conv.kind != LayerKind::conv || conv.linear || conv.avg_pool || conv.spec.transposed ||
+      conv.spec.padding_mode != PaddingMode::zeros)
+    return false;
+  const ConvSpec& s = conv.spec;
+  const Extent k = effective_kernel(s);
+  for (int d = 2 - s.spatial_dims; d < 2; ++d) {
+    const Index before = pad.pads[2 * d], after = pad.pads[2 * d + 1];
+    const Index n = s.input[d] - before - after;
+    if (s.padding[d] != 0 || before != after || 2 * before != k[d] - 1 || n % s.stride[d] != 0 ||
+        before > n)
+      return false;
+  }
+  return true;
+}
+
+
 }  // namespace
 
 double activation_lipschitz(Activation activation, double parameter) {
@@ -137,6 +159,40 @@ double activation_lipschitz(Activation activation, double parameter) {
     }
   }
   return std::numeric_limits<double>::infinity();
+}
+
+Network merge_circular_padding(const Network& network) {
+  const auto& layers = network.layers;
+  const int n = static_cast<int>(layers.size());
+  std::vector<std::vector<int>> consumers(n);
+  for (int i = 1; i < n; ++i)
+    for (int input : layers[i].inputs) consumers[input].push_back(i);
+  Network merged;
+  std::vector<int> index(n, -1);
+  std::vector<bool> absorbed(n, false);
+  for (int i = 0; i < n; ++i) {
+    if (absorbed[i]) continue;
+    Layer layer = layers[i];
+    if (consumers[i].size() == 1 && i != network.output &&
+        fuses_as_circular(layer, layers[consumers[i][0]]) ) {
+      absorbed[consumers[i][0]] = true;  // emitted here, in the pad's place
+      const Layer& pad = layer;
+      Layer conv = layers[consumers[i][0]];
+      for (int d = 2 - conv.spec.spatial_dims; d < 2; ++d) conv.spec.input[d] -= 2 * pad.pads[2 * d];
+      conv.spec.padding_mode = PaddingMode::circular;
+      conv.inputs = pad.inputs;
+      conv.input_shape = pad.input_shape;
+      conv.note += (conv.note.empty() ? "" : "; ") + std::string("circular padding (its pad merged in)");
+      index[consumers[i][0]] = index[i] = static_cast<int>(merged.layers.size());
+      layer = std::move(conv);
+    } else {
+      index[i] = static_cast<int>(merged.layers.size());
+    }
+    for (int& input : layer.inputs) input = index[input];
+    merged.layers.push_back(std::move(layer));
+  }
+  merged.output = index[network.output];
+  return merged;
 }
 
 void validate(const Network& network) {

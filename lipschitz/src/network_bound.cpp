@@ -108,26 +108,6 @@ double max_pool_factor(const PoolParams& p) {
   return std::sqrt(windows);
 }
 
-// A circular pad feeding a conv with no padding is that conv with circular padding when the pad
-// is (k_eff − 1)/2 on every side and the stride divides the size: the same operator up to a
-// cyclic shift of the output, which keeps every singular value.
-bool fuses_as_circular(const Layer& pad, const Layer& conv) {
-  if (pad.kind != LayerKind::pad || pad.pad_mode != PadMode::circular) return false;
-  if (conv.kind != LayerKind::conv || conv.linear || conv.avg_pool || conv.spec.transposed ||
-      conv.spec.padding_mode != PaddingMode::zeros)
-    return false;
-  const ConvSpec& s = conv.spec;
-  const Extent k = effective_kernel(s);
-  for (int d = 2 - s.spatial_dims; d < 2; ++d) {
-    const Index before = pad.pads[2 * d], after = pad.pads[2 * d + 1];
-    const Index n = s.input[d] - before - after;
-    if (s.padding[d] != 0 || before != after || 2 * before != k[d] - 1 || n % s.stride[d] != 0 ||
-        before > n)
-      return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 NetworkBound bound_network(const Network& network, const NetworkBoundOptions& options) {
@@ -143,19 +123,6 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
   NetworkBound result;
   result.layers.resize(n);
   std::vector<double> cumulative(n, 1.0);
-  std::vector<ConvSpec> fused_spec(n);  // circular pads merged into their conv
-  std::vector<bool> fused(n, false);
-  for (int i = 1; i < n; ++i) {
-    const int next = only_consumer(i);
-    if (next > 0 && fuses_as_circular(layers[i], layers[next])) {
-      ConvSpec s = layers[next].spec;
-      s.padding_mode = PaddingMode::circular;
-      s.padding = {0, 0};
-      for (int d = 2 - s.spatial_dims; d < 2; ++d) s.input[d] -= 2 * layers[i].pads[2 * d];
-      fused_spec[next] = s;
-      fused[next] = true;
-    }
-  }
 
   // The engine's work, all of it independent: each conv alone, and each conv with the
   // BatchNorm after it folded in. Run over layers in parallel, one thread each, when there
@@ -170,8 +137,7 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       const int previous = layer.inputs[0];
       if (layers[previous].kind == LayerKind::conv && only_consumer(previous) == i) {
         folds[i] = true;
-        const ConvSpec& spec = fused[previous] ? fused_spec[previous] : layers[previous].spec;
-        jobs.push_back({i, fold_output_scale(spec, layers[previous].weight, layer.scale)});
+        jobs.push_back({i, fold_output_scale(layers[previous].spec, layers[previous].weight, layer.scale)});
       }
     }
   }
@@ -186,7 +152,7 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
     try {
       const int i = jobs[j].first;
       const int conv = layers[i].kind == LayerKind::conv ? i : layers[i].inputs[0];
-      const ConvSpec& spec = fused[conv] ? fused_spec[conv] : layers[conv].spec;
+      const ConvSpec& spec = layers[conv].spec;
       const std::vector<double>& weight = jobs[j].second.empty() ? layers[conv].weight : jobs[j].second;
       own[i] = analyze(spec, weight, job_options);
     } catch (...) {
@@ -208,11 +174,10 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
     switch (layer.kind) {
       case LayerKind::input: break;
       case LayerKind::conv: {
-        const ConvSpec& spec = fused[i] ? fused_spec[i] : layer.spec;
+        const ConvSpec& spec = layer.spec;
         set_interval(bound, own[i]);
         bound.seconds = own[i].seconds;
         if (!layer.avg_pool) bound.reshaped_weight_norm = reshaped_weight_norm(spec, layer.weight.data());
-        if (fused[i]) add_note("circular padding from the pad before it, exact on the torus");
         bound.lipschitz_factor = bound.upper_bound;
         const int next = only_consumer(i);
         if (next > 0 && layers[next].kind == LayerKind::batch_norm) {
@@ -251,18 +216,10 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
         bound.lipschitz_factor = max_pool_factor(layer.pool);
         bound.method = "closed-form";
         break;
-      case LayerKind::pad: {
-        const int next = only_consumer(i);
-        if (next > 0 && fused[next]) {
-          set_closed_form(bound, pad_norm(layer));
-          bound.lipschitz_factor = 1;
-          add_note("merged into " + layers[next].name + " as circular padding");
-        } else {
-          set_closed_form(bound, pad_norm(layer));
-          bound.lipschitz_factor = bound.upper_bound;
-        }
+      case LayerKind::pad:
+        set_closed_form(bound, pad_norm(layer));
+        bound.lipschitz_factor = bound.upper_bound;
         break;
-      }
       case LayerKind::reshape:
         set_closed_form(bound, 1);
         bound.lipschitz_factor = 1;

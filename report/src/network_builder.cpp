@@ -33,6 +33,19 @@ at::Tensor channel_view(const std::vector<double>& values, const at::Tensor& x) 
   return tensor_of(values, Shape(shape.begin(), shape.end()), x.options());
 }
 
+// Circular padding of the last `dims` dimensions by wrapping (pads no larger than the size).
+at::Tensor pad_circular(at::Tensor x, const std::array<Index, 4>& pads, int dims) {
+  for (int d = 0; d < dims; ++d) {
+    const int64_t axis = x.dim() - dims + d;
+    const int64_t n = x.size(axis);
+    const Index before = pads[dims == 1 ? 2 : 2 * d], after = pads[dims == 1 ? 3 : 2 * d + 1];
+    if (before > n || after > n)
+      throw std::invalid_argument("circular padding larger than the input");
+    x = at::cat({x.narrow(axis, n - before, before), x, x.narrow(axis, 0, after)}, axis);
+  }
+  return x;
+}
+
 at::Tensor run_conv(const Layer& layer, const at::Tensor& x) {
   const ConvSpec& s = layer.spec;
   if (layer.linear) {
@@ -50,31 +63,26 @@ at::Tensor run_conv(const Layer& layer, const at::Tensor& x) {
     return at::avg_pool2d(x, spatial(p.kernel, 2), spatial(p.stride, 2), spatial(p.padding, 2),
                           p.ceil_mode, p.count_include_pad, divisor);
   }
-  if (s.padding_mode != PaddingMode::zeros)
-    throw std::invalid_argument(layer.name + ": a conv layer runs with zero padding; circular "
-                                "padding is a pad layer before it");
   const int d = s.spatial_dims;
+  at::Tensor input = x;
+  if (s.padding_mode == PaddingMode::circular) {
+    // PyTorch's padding_mode='circular': wrap by (k_eff − 1)/2 on each side, then no padding
+    // (merge_circular_padding() only makes such layers from odd k_eff).
+    if (s.transposed) throw std::invalid_argument(layer.name + ": circular transposed conv");
+    const Extent k = effective_kernel(s);
+    const std::array<Index, 4> pads{(k[0] - 1) / 2, (k[0] - 1) / 2, (k[1] - 1) / 2, (k[1] - 1) / 2};
+    input = pad_circular(x, pads, d);
+  }
   Shape wshape{s.weight_dim0, s.weight_dim1};
   for (int64_t k : spatial(s.kernel, d)) wshape.push_back(k);
   const at::Tensor w = tensor_of(layer.weight, wshape, x.options());
   const Index out = s.transposed ? s.weight_dim1 * s.groups : s.weight_dim0;
   const at::Tensor b = layer.bias.empty() ? at::Tensor() : tensor_of(layer.bias, {out}, x.options());
-  return at::convolution(x, w, b, spatial(s.stride, d), spatial(s.padding, d),
+  const std::vector<int64_t> padding =
+      s.padding_mode == PaddingMode::circular ? std::vector<int64_t>(d, 0) : spatial(s.padding, d);
+  return at::convolution(input, w, b, spatial(s.stride, d), padding,
                          spatial(s.dilation, d), s.transposed, std::vector<int64_t>(d, 0),
                          s.groups);
-}
-
-// Circular padding of the last `dims` dimensions by wrapping (pads no larger than the size).
-at::Tensor pad_circular(at::Tensor x, const std::array<Index, 4>& pads, int dims) {
-  for (int d = 0; d < dims; ++d) {
-    const int64_t axis = x.dim() - dims + d;
-    const int64_t n = x.size(axis);
-    const Index before = pads[dims == 1 ? 2 : 2 * d], after = pads[dims == 1 ? 3 : 2 * d + 1];
-    if (before > n || after > n)
-      throw std::invalid_argument("circular padding larger than the input");
-    x = at::cat({x.narrow(axis, n - before, before), x, x.narrow(axis, 0, after)}, axis);
-  }
-  return x;
 }
 
 at::Tensor run_pad(const Layer& layer, const at::Tensor& x) {

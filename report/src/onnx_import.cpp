@@ -1065,6 +1065,7 @@ class Importer {
       fail(e.what());
     }
     name_layers(network);
+    network = merge_circular_padding(network);
     auto shared = std::make_shared<const Network>(network);
     result.network = std::move(network);
     result.forward = [shared](const at::Tensor& x) { return run_network(*shared, x); };

@@ -32,9 +32,15 @@ struct Entry {
   int layer = -1;  // ≥ 0: a network value, the builder's layer index
 };
 
-// The first non-empty line of an error message (PyTorch's start with a newline and go on with
-// a graph dump).
+// The line of an error message that says what went wrong: PyTorch's start with a newline and
+// go on with a graph dump, and the TorchScript interpreter's end with the Python-side
+// "RuntimeError: …" after a traceback.
 std::string first_line(const std::string& text) {
+  const std::size_t error = text.rfind("Error: ");
+  if (error != std::string::npos) {
+    const std::size_t start = error + 7;
+    return text.substr(start, text.find('\n', start) - start);
+  }
   std::size_t start = text.find_first_not_of("\n ");
   if (start == std::string::npos) return text;
   return text.substr(start, text.find('\n', start) - start);
@@ -656,6 +662,9 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
   } catch (const c10::Error& e) {
     throw ImportError(path + ": the model does not run on inputs of shape " +
                       shape_string(model.input_shape) + " (" + first_line(e.what_without_backtrace()) + ")");
+  } catch (const std::exception& e) {  // the TorchScript interpreter's own errors
+    throw ImportError(path + ": the model does not run on inputs of shape " +
+                      shape_string(model.input_shape) + " (" + first_line(e.what()) + ")");
   }
 
   std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
@@ -672,7 +681,7 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
                         first_line(e.what_without_backtrace()) + ")");
     }
   }
-  model.network = std::move(builder).finish(output);
+  model.network = merge_circular_padding(std::move(builder).finish(output));
   // The whole description, run again, is the model (in-place aliasing would show here).
   bool runnable = true;
   for (const Layer& layer : model.network.layers) runnable &= layer.kind != LayerKind::unknown;

@@ -176,7 +176,7 @@ TEST_CASE("padding operators: the closed form is the dense σ₁, for every mode
       }
 }
 
-TEST_CASE("a circular pad before an unpadded conv is that conv on the torus: exact") {
+TEST_CASE("a circular pad before an unpadded conv merges into it, exact on the torus") {
   std::mt19937_64 rng(4);
   const Index n = 6;
   ConvSpec valid = conv2d(3, 2, 3, n + 2, 1, 0);
@@ -188,7 +188,12 @@ TEST_CASE("a circular pad before an unpadded conv is that conv on the torus: exa
   Network net;
   net.layers = {input_layer({2, n, n}), pad, conv_layer(valid, w, 1)};
   net.output = 2;
-  const NetworkBound b = bound_network(net);
+  const Network merged = merge_circular_padding(net);
+  REQUIRE(merged.layers.size() == 2);
+  CHECK(merged.layers[1].spec.padding_mode == PaddingMode::circular);
+  CHECK(merged.layers[1].input_shape == Shape{2, n, n});
+  CHECK(merged.output == 1);
+  const NetworkBound b = bound_network(merged);
   // The composition, built densely: valid conv on the padded input ∘ circular padding.
   const Eigen::MatrixXd p1 = dense_pad(PadMode::circular, n, 1);
   Eigen::MatrixXd p = Eigen::MatrixXd::Zero(2 * (n + 2) * (n + 2), 2 * n * n);
@@ -197,8 +202,11 @@ TEST_CASE("a circular pad before an unpadded conv is that conv on the torus: exa
     p.block(c * (n + 2) * (n + 2), c * n * n, (n + 2) * (n + 2), n * n) = per_channel;
   const double truth = sigma1(dense_operator(valid, w) * p);
   CHECK(b.upper_bound == doctest::Approx(truth).epsilon(kDoubleTol));
-  CHECK(b.layers[2].exact);
-  CHECK(b.layers[2].method == "circular-exact");
+  CHECK(b.layers[1].exact);
+  CHECK(b.layers[1].method == "circular-exact");
+  // Not merged when the pad is not (k − 1)/2, or when something else reads the pad.
+  net.layers[1].pads = {2, 0, 1, 1};
+  CHECK(merge_circular_padding(net).layers.size() == 3);
 }
 
 TEST_CASE("residual sums: x + f(x) is bounded by 1 + L_f") {

@@ -118,6 +118,14 @@ struct Network {
   int output = 0;
 };
 
+/// The network with every circular pad that feeds only an unpadded conv merged into that conv
+/// as circular padding, the form PyTorch's `padding_mode='circular'` takes in a traced graph
+/// (a pad, then a conv with padding 0). Merged when the pad is (k_eff − 1)/2 on every side and
+/// the stride divides the size: the conv on the torus of the pad's input, whose norm the engine
+/// computes exactly (ALGORITHMS.md §1–2). The merged layer keeps the conv's name and takes the
+/// pad's input; later layers are renumbered.
+Network merge_circular_padding(const Network& network);
+
 /// Checks indices, order and the fields each kind needs (shapes, weight sizes); throws
 /// std::invalid_argument naming the layer otherwise.
 void validate(const Network& network);
