@@ -147,27 +147,27 @@ int main(int argc, char** argv) {
       lower.ascent_steps = ascent;
       lower.seed = vm["seed"].as<unsigned long long>();
       lower.time_budget = vm["lower-bound-seconds"].as<double>();
-      LowerBoundResult found;
       try {
-        found = empirical_lower_bound(model.forward, model.input_shape, data, lower);
+        const LowerBoundResult found = empirical_lower_bound(
+            {model.forward, model.forward_double}, model.input_shape, data, lower);
+        report.has_lower_bound = true;
+        report.lower_bound = found.value;
+        report.lower_bound_method = found.method;
+        report.lower_bound_where = found.where;
+        report.lower_bound_points = found.points;
+        report.lower_bound_seconds = found.seconds;
+        if (found.budget_reached)
+          report.warnings.push_back("the lower-bound search stopped at its time budget (" +
+                                    std::to_string(found.points) + " points; raise "
+                                    "--lower-bound-seconds for a tighter lower bound)");
+        if (report.bound.certified && found.value > report.bound.upper_bound * (1 + 1e-6))
+          report.warnings.push_back("the empirical lower bound exceeds the certified upper "
+                                    "bound: a defect, please report it with this model");
       } catch (const std::exception& e) {
         std::string what = e.what();
         if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
-        report.warnings.push_back("no empirical lower bound: the model could not be run with "
-                                  "gradients (" + what.substr(0, what.find('\n')) + ")");
+        report.warnings.push_back("no empirical lower bound: " + what.substr(0, what.find('\n')));
       }
-      if (found.budget_reached)
-        report.warnings.push_back("the lower-bound search stopped at its time budget (" +
-                                  std::to_string(found.points) + " points; raise "
-                                  "--lower-bound-seconds for a tighter lower bound)");
-      report.lower_bound = found.value;
-      report.lower_bound_method = found.method;
-      report.lower_bound_where = found.where;
-      report.lower_bound_points = found.points;
-      report.lower_bound_seconds = found.seconds;
-      if (report.bound.certified && found.value > report.bound.upper_bound * (1 + 1e-6))
-        report.warnings.push_back("the empirical lower bound exceeds the certified upper bound: "
-                                  "a defect, please report it with this model");
     }
     report.network = std::move(model.network);
     report.total_seconds = seconds_since(start);

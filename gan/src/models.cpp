@@ -12,7 +12,6 @@ namespace F = torch::nn::functional;
 
 // DCGAN's downsampling/upsampling block (Radford et al. 2016): 4×4 kernels, stride 2, padding 1.
 constexpr std::int64_t kKernel = 4, kStride = 2, kPadding = 1;
-constexpr double kCriticLeak = 0.2;
 
 std::int64_t conv_output_side(std::int64_t side) {
   return (side + 2 * kPadding - kKernel) / kStride + 1;
@@ -49,7 +48,7 @@ CriticImpl::CriticImpl(const TrainOptions& options, const ModelShape& shape)
         register_module("fc" + std::to_string(options.depth + 1), torch::nn::Linear(in, 1)));
     return;
   }
-  leak_ = kCriticLeak;
+  leak_ = kCriticLeakyReluSlope;
   if (shape.height != shape.width || shape.height < 4)
     throw std::invalid_argument("dcgan critic needs square images of side >= 4: got " +
                                 std::to_string(shape.height) + "x" + std::to_string(shape.width));

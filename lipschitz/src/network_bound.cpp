@@ -13,6 +13,9 @@ namespace lipschitz {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+/// Largest softplus jump at its threshold still treated as negligible (PyTorch's default
+/// threshold 20 gives 2.1e-9).
+constexpr double kSoftplusJump = 1e-8;
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -128,6 +131,14 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
   // BatchNorm after it folded in. Run over layers in parallel, one thread each, when there
   // are several (most of a zero-padded layer's time is its Lanczos run, which scales poorly
   // with threads on small layers); one layer gets every thread.
+  // BatchNorm folds into the conv (or Linear on vectors) right before it, when nothing else
+  // reads the conv: BatchNorm scales dimension 1, which is the conv's output channels, but
+  // not the output features of a Linear applied to (N, C, F).
+  const auto folds_into = [&](int conv, int bn) {
+    const Layer& c = layers[conv];
+    return c.kind == LayerKind::conv && only_consumer(conv) == bn && conv != network.output &&
+           (!c.linear || c.output_shape.size() == 1);
+  };
   std::vector<bool> folds(n, false);
   std::vector<std::pair<int, std::vector<double>>> jobs;  // layer, weight (folded for BN)
   for (int i = 1; i < n; ++i) {
@@ -135,7 +146,7 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
     if (layer.kind == LayerKind::conv) jobs.push_back({i, {}});
     if (layer.kind == LayerKind::batch_norm) {
       const int previous = layer.inputs[0];
-      if (layers[previous].kind == LayerKind::conv && only_consumer(previous) == i) {
+      if (folds_into(previous, i)) {
         folds[i] = true;
         jobs.push_back({i, fold_output_scale(layers[previous].spec, layers[previous].weight, layer.scale)});
       }
@@ -180,10 +191,7 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
         if (!layer.avg_pool) bound.reshaped_weight_norm = reshaped_weight_norm(spec, layer.weight.data());
         bound.lipschitz_factor = bound.upper_bound;
         const int next = only_consumer(i);
-        if (next > 0 && layers[next].kind == LayerKind::batch_norm) {
-          bound.lipschitz_factor = 1;
-          add_note("the BatchNorm after it is folded into its weight");
-        }
+        if (next > 0 && folds[next]) add_note("the BatchNorm after it is folded into its weight");
         break;
       }
       case LayerKind::batch_norm: {
@@ -191,15 +199,15 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
         for (double s : layer.scale) norm = std::max(norm, std::abs(s));
         set_closed_form(bound, norm);
         bound.lipschitz_factor = norm;
-        const int previous = layer.inputs[0];
-        const Layer& conv = layers[previous];
+        const Layer& conv = layers[layer.inputs[0]];
         if (folds[i]) {
           const ConvNormResult& folded = own[i];
           bound.seconds = folded.seconds;
           bound.lipschitz_factor = folded.upper_bound;
           add_note("folded into " + conv.name + ": ‖bn∘conv‖ ∈ [" + number(folded.lower_bound) +
                    ", " + number(folded.upper_bound) + "] (product of the two: " +
-                   number(norm * result.layers[previous].upper_bound) + ")");
+                   number(norm * result.layers[layer.inputs[0]].upper_bound) +
+                   "); it replaces both factors");
         }
         break;
       }
@@ -211,6 +219,19 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       case LayerKind::activation:
         bound.lipschitz_factor = activation_lipschitz(layer.activation, layer.parameter);
         bound.method = "closed-form";
+        if (layer.activation == Activation::softplus) {
+          // PyTorch's softplus switches to x above βx > threshold: a jump of log1p(e^−t)/β,
+          // so it has no Lipschitz constant unless the jump is negligible (t = 20: 2e-9/β).
+          const double jump = std::log1p(std::exp(-layer.parameter2)) / layer.parameter;
+          if (!(jump <= kSoftplusJump)) {
+            bound.lipschitz_factor = kInf;
+            add_note("softplus with threshold " + number(layer.parameter2) + " jumps by " +
+                     number(jump) + " where it switches to the identity: not Lipschitz");
+          } else if (jump > 0) {
+            add_note("softplus jumps by " + number(jump) +
+                     " at its threshold; the bound holds up to that additive term");
+          }
+        }
         break;
       case LayerKind::max_pool:
         bound.lipschitz_factor = max_pool_factor(layer.pool);
@@ -245,8 +266,13 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       cumulative[i] = std::abs(layer.coefficients[0]) * cumulative[layer.inputs[0]] +
                       std::abs(layer.coefficients[1]) * cumulative[layer.inputs[1]];
     } else {
-      const double before = cumulative[layer.inputs[0]];
-      cumulative[i] = (bound.lipschitz_factor == 0 || before == 0) ? 0 : bound.lipschitz_factor * before;
+      // A folded BatchNorm's factor is ‖bn∘conv‖: it applies from the conv's input.
+      const int from = folds[i] ? layers[layer.inputs[0]].inputs[0] : layer.inputs[0];
+      const double before = cumulative[from], factor = bound.lipschitz_factor;
+      // 0·∞ stays ∞: a layer without a constant is never hidden by a zero before it.
+      cumulative[i] = std::isinf(factor) || std::isinf(before) ? kInf
+                      : (factor == 0 || before == 0)          ? 0
+                                                              : factor * before;
     }
     bound.cumulative_bound = cumulative[i];
   }
@@ -269,13 +295,15 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
       result.reasons.push_back(who + ": LayerNorm is not globally Lipschitz (its constant grows "
                                "without bound as its input's variance goes to 0), so no "
                                "certified bound exists through it");
-    else
+    else if (layer.kind == LayerKind::unknown)
       result.reasons.push_back(who + ": not understood" +
                                (layer.note.empty() ? std::string() : " (" + layer.note + ")") +
                                "; no certified bound through it");
+    else
+      result.reasons.push_back(who + ": no Lipschitz constant (" + result.layers[i].note + ")");
   }
   result.upper_bound = cumulative[network.output];
-  result.certified = std::isfinite(result.upper_bound);
+  result.certified = result.reasons.empty() && std::isfinite(result.upper_bound);
   if (!result.certified) result.upper_bound = kInf;
   result.seconds = seconds_since(start);
   return result;

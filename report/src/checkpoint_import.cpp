@@ -13,7 +13,6 @@
 namespace lipschitz::report {
 namespace {
 
-constexpr double kCriticSlope = 0.2;  // models.cpp's LeakyReLU; checked by the forward comparison
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
@@ -169,7 +168,6 @@ ImportedModel import_checkpoint(const std::string& path, const std::optional<Sha
   int h = 0;
   try {
     if (!dcgan) {
-      if (own.size() != 1) h = reshape("flatten", {shape.data_dim}, h);
       for (std::int64_t i = 1; i <= options.depth; ++i) {
         h = linear("fc" + std::to_string(i), h);
         if (layernorm) h = norm("norm" + std::to_string(i), {options.width}, h);
@@ -195,7 +193,7 @@ ImportedModel import_checkpoint(const std::string& path, const std::optional<Sha
           const Shape& s = builder.network().layers[h].output_shape;
           h = norm("norm" + std::to_string(i), s, h);
         }
-        h = activation("lrelu" + std::to_string(i), Activation::leaky_relu, kCriticSlope, h);
+        h = activation("lrelu" + std::to_string(i), Activation::leaky_relu, gan::kCriticLeakyReluSlope, h);
       }
       h = reshape("flatten", {element_count(builder.network().layers[h].output_shape)}, h);
       h = linear("fc" + std::to_string(convs + 1), h);
@@ -211,6 +209,13 @@ ImportedModel import_checkpoint(const std::string& path, const std::optional<Sha
   if (!at::allclose(ours, theirs, 1e-4, 1e-5))
     throw ImportError(path + ": internal: the critic's description does not reproduce its output");
   model.forward = [critic](const at::Tensor& input) mutable { return critic->forward(input); };
+  gan::Critic in_double(options, shape);
+  in_double->load(archive);
+  in_double->eval();
+  in_double->to(at::kDouble);
+  model.forward_double = [in_double](const at::Tensor& input) mutable {
+    return in_double->forward(input);
+  };
   return model;
 }
 

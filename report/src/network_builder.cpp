@@ -53,16 +53,8 @@ at::Tensor run_conv(const Layer& layer, const at::Tensor& x) {
     const at::Tensor b = layer.bias.empty() ? at::Tensor() : tensor_of(layer.bias, {s.weight_dim0}, x.options());
     return at::linear(x, w, b);
   }
-  if (layer.avg_pool) {
-    const PoolParams& p = layer.pool;
-    const c10::optional<int64_t> divisor =
-        p.divisor > 0 ? c10::optional<int64_t>(static_cast<int64_t>(p.divisor)) : c10::nullopt;
-    if (p.spatial_dims == 1)
-      return at::avg_pool1d(x, {p.kernel[1]}, {p.stride[1]}, {p.padding[1]}, p.ceil_mode,
-                            p.count_include_pad);
-    return at::avg_pool2d(x, spatial(p.kernel, 2), spatial(p.stride, 2), spatial(p.padding, 2),
-                          p.ceil_mode, p.count_include_pad, divisor);
-  }
+  // Average pooling runs as the convolution with its 1/divisor weight: the operator that is
+  // bounded is then the one compared with the model's output.
   const int d = s.spatial_dims;
   at::Tensor input = x;
   if (s.padding_mode == PaddingMode::circular) {
@@ -286,6 +278,32 @@ int NetworkBuilder::add(Layer layer, const at::Tensor& unknown_output) {
                                   e.what_without_backtrace());
     }
   }
+  const auto demote = [&](const at::Tensor& output, const std::string& why) {
+    layer.kind = LayerKind::unknown;
+    layer.note = why;
+    out = output;
+  };
+  if (layer.kind == LayerKind::conv && layer.avg_pool && layer.pool.ceil_mode) {
+    // ceil_mode may add a window hanging over the edge, with its own divisor: not one conv.
+    const PoolParams& p = layer.pool;
+    const at::Tensor pooled =
+        p.spatial_dims == 1
+            ? at::avg_pool1d(x, {p.kernel[1]}, {p.stride[1]}, {p.padding[1]}, true, p.count_include_pad)
+            : at::avg_pool2d(x, spatial(p.kernel, 2), spatial(p.stride, 2), spatial(p.padding, 2),
+                             true, p.count_include_pad,
+                             p.divisor > 0 ? c10::optional<int64_t>(static_cast<int64_t>(p.divisor))
+                                           : c10::nullopt);
+    if (pooled.sizes() != out.sizes())
+      demote(pooled, "average pooling whose ceil_mode adds a partial window: not one convolution");
+  }
+  // Elementwise layers and sums are bounded as maps of their input's shape; one that
+  // broadcasts its input to a larger shape copies it, and is not.
+  const bool elementwise = layer.kind == LayerKind::activation || layer.kind == LayerKind::affine ||
+                           layer.kind == LayerKind::batch_norm || layer.kind == LayerKind::add;
+  if (elementwise && (out.sizes() != x.sizes() ||
+                      (layer.kind == LayerKind::add && inputs.at(1).sizes() != x.sizes())))
+    demote(out, "broadcasting enlarges its input (" + shape_string(layer.input_shape) + " → " +
+                    shape_string(per_sample_shape(out)) + "): not bounded");
   layer.output_shape = per_sample_shape(out);
   if (layer.kind == LayerKind::conv && !layer.linear) {
     const Extent expected = output_size(layer.spec);
@@ -294,8 +312,7 @@ int NetworkBuilder::add(Layer layer, const at::Tensor& unknown_output) {
                            : Shape{out_channels(layer.spec), expected[0], expected[1]};
     if (layer.output_shape != want)
       throw std::invalid_argument(who + ": output " + shape_string(layer.output_shape) +
-                                  " is not the convolution's " + shape_string(want) +
-                                  " (ceil_mode or output_padding is not supported)");
+                                  " is not the convolution's " + shape_string(want));
   }
   network_.layers.push_back(std::move(layer));
   values_.push_back(out);

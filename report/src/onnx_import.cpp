@@ -26,6 +26,8 @@
 #include <report/model_import.hpp>
 #include <report/network_builder.hpp>
 
+#include "import_common.hpp"
+
 // Debian's libonnx-dev ships only the ONNX-ML generated header (onnx-ml.pb.h); the CMake targets
 // `onnx`/`onnx_proto` define ONNX_ML so that onnx_pb.h picks it. Defined here for other builds.
 #ifndef ONNX_ML
@@ -58,8 +60,11 @@ namespace lipschitz::report {
 namespace {
 
 using IntList = std::vector<std::int64_t>;
+using detail::agree;
+using detail::error_summary;
+using detail::extent_of;
+using detail::max_difference;
 
-constexpr double kAgreement = 1e-4;        // relative to the output's largest entry (float32 ops)
 constexpr double kScalarTolerance = 1e-6;  // a pattern's constants, stored in float32
 constexpr std::int64_t kDefaultBatch = 2;  // example batch when the model's batch is dynamic
 constexpr std::uint64_t kExampleSeed = 20261122;
@@ -75,7 +80,6 @@ class Unsupported : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string join(const IntList& values) {
   std::string text;
@@ -967,9 +971,6 @@ struct Origin {
   std::string word;
 };
 
-Extent extent_of(const IntList& values, std::size_t dims, Index fill) {
-  return dims == 1 ? Extent{fill, values.at(0)} : Extent{values.at(0), values.at(1)};
-}
 
 /// A pad layer from ONNX-style (begin…, end…) amounts of the 1 or 2 spatial dimensions.
 Layer pad_layer(PadMode mode, const IntList& pads) {
@@ -994,18 +995,6 @@ Layer activation_layer(Activation activation, double parameter = 0, double param
 
 bool near(double value, double wanted) {
   return std::abs(value - wanted) <= kScalarTolerance * std::max(1.0, std::abs(wanted));
-}
-
-double max_difference(const at::Tensor& a, const at::Tensor& b) {
-  if (a.sizes() != b.sizes()) return kInf;
-  if (a.numel() == 0) return 0;
-  return (a.detach().to(at::kDouble) - b.detach().to(at::kDouble)).abs().max().item<double>();
-}
-
-bool agree(const at::Tensor& ours, const at::Tensor& theirs) {
-  const double scale =
-      theirs.numel() ? theirs.detach().abs().max().to(at::kDouble).item<double>() : 0.0;
-  return max_difference(ours, theirs) <= kAgreement * (1 + scale);
 }
 
 class Importer {
@@ -1069,6 +1058,7 @@ class Importer {
     auto shared = std::make_shared<const Network>(network);
     result.network = std::move(network);
     result.forward = [shared](const at::Tensor& x) { return run_network(*shared, x); };
+    result.forward_double = result.forward;  // run_network computes in the input's dtype
     result.warnings = warnings_;
     return result;
   }
@@ -1272,7 +1262,7 @@ class Importer {
       fail("operator " + n.op_type() + " (" + label(i) + ") is not supported and cannot be run" +
            (detail.empty() ? "" : ": " + detail));
     } catch (const c10::Error& e) {
-      fail(label(i) + " fails on the example input: " + first_line(e.what_without_backtrace()));
+      fail(label(i) + " fails on the example input: " + error_summary(e.what_without_backtrace()));
     } catch (const std::out_of_range& e) {
       fail(label(i) + ": " + e.what());
     }
@@ -1334,7 +1324,7 @@ class Importer {
     } catch (const Unsupported& e) {
       fail(label(i) + ": " + e.what());
     } catch (const c10::Error& e) {
-      fail(label(i) + ": " + first_line(e.what_without_backtrace()));
+      fail(label(i) + ": " + error_summary(e.what_without_backtrace()));
     }
     check_outputs(*reading);
     const int index = reading->layers.empty() ? layer_of(x) : add_layers(*reading, real, i);
@@ -1845,10 +1835,6 @@ class Importer {
       if (!name.empty() && layer_of(name) >= 0 &&
           std::find(inputs.begin(), inputs.end(), layer_of(name)) == inputs.end())
         inputs.push_back(layer_of(name));
-    if (inputs.size() > 1)
-      layer.note += " (it also reads " + std::to_string(inputs.size() - 1) +
-                    " other network value" + (inputs.size() > 2 ? "s" : "") + ")";
-    inputs.resize(1);
     return single(i, std::move(layer), snake_case(n.op_type()), inputs);
   }
 

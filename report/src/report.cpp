@@ -20,20 +20,34 @@ std::string fixed(double value, int digits = 6) {
   return buf;
 }
 
+// Six significant digits rounded outwards, so that a printed upper bound is never below the
+// computed one, nor a printed lower bound above it.
+std::string rounded(double value, bool up) {
+  if (!std::isfinite(value) || value == 0) return fixed(value);
+  const double unit = std::pow(10.0, std::floor(std::log10(std::abs(value))) - 5);
+  const double r = (up ? std::ceil(value / unit) : std::floor(value / unit)) * unit;
+  return fixed(up ? std::nextafter(r, HUGE_VAL) : std::nextafter(r, -HUGE_VAL));
+}
+std::string upper(double value) { return rounded(value, true); }
+std::string lower(double value) { return rounded(value, false); }
+
 // The layer's own norm as one cell: "1.2345" when exact, "[lo, hi]" otherwise, "" if none.
 std::string norm_cell(const LayerBound& b) {
   if (std::isnan(b.spectral_norm)) return "";
   if (b.exact) return fixed(b.spectral_norm);
-  return "[" + fixed(b.lower_bound) + ", " + fixed(b.upper_bound) + "]";
+  return "[" + lower(b.lower_bound) + ", " + upper(b.upper_bound) + "]";
 }
 
 std::string headline(const ModelReport& r) {
   std::ostringstream out;
   if (r.bound.certified)
-    out << "certified upper bound " << fixed(r.bound.upper_bound);
+    out << "certified upper bound " << upper(r.bound.upper_bound);
   else
     out << "no certified upper bound";
-  out << "; empirical lower bound " << fixed(r.lower_bound);
+  if (r.has_lower_bound)
+    out << "; empirical lower bound " << lower(r.lower_bound);
+  else
+    out << "; no empirical lower bound";
   const double ratio = bound_ratio(r);
   if (!std::isnan(ratio)) out << "; ratio " << fixed(ratio, 4);
   return out.str();
@@ -56,7 +70,7 @@ std::string pad_right(const std::string& text, std::size_t width) {
 }  // namespace
 
 double bound_ratio(const ModelReport& r) {
-  if (!r.bound.certified || !(r.lower_bound > 0)) return kNaN;
+  if (!r.bound.certified || !r.has_lower_bound || !(r.lower_bound > 0)) return kNaN;
   return r.bound.upper_bound / r.lower_bound;
 }
 
@@ -72,8 +86,8 @@ std::string format_table(const ModelReport& r) {
     const LayerBound& b = r.bound.layers[i];
     rows.push_back({l.name, l.type, shape_string(l.input_shape), shape_string(l.output_shape),
                     norm_cell(b), fixed(b.reshaped_weight_norm),
-                    l.kind == LayerKind::add ? "sum" : fixed(b.lipschitz_factor),
-                    fixed(b.cumulative_bound)});
+                    l.kind == LayerKind::add ? "sum" : upper(b.lipschitz_factor),
+                    upper(b.cumulative_bound)});
   }
   std::vector<std::size_t> width(head.size(), 0);
   for (const auto& row : rows)
@@ -100,7 +114,7 @@ std::string format_table(const ModelReport& r) {
   out << "\nnetwork: " << headline(r) << "\n";
   if (!r.bound.certified)
     for (const std::string& reason : r.bound.reasons) out << "  not certified: " << reason << "\n";
-  if (r.lower_bound > 0)
+  if (r.has_lower_bound)
     out << "  lower bound: " << r.lower_bound_method << " at " << r.lower_bound_where << " ("
         << r.lower_bound_points << " points" << (r.data.empty() ? "" : ", data " + r.data) << ")\n";
   for (const std::string& w : r.warnings) out << "warning: " << w << "\n";
@@ -161,7 +175,7 @@ std::string format_json(const ModelReport& r) {
   json.end_array();
   json.key("network").begin_object();
   json.key("upper_bound").value(r.bound.upper_bound);
-  json.key("lower_bound").value(r.lower_bound);
+  json.key("lower_bound").value(r.has_lower_bound ? r.lower_bound : kNaN);
   json.key("certified").value(r.bound.certified);
   json.key("ratio").value(bound_ratio(r));
   json.key("reasons").begin_array();
@@ -199,8 +213,8 @@ std::string format_markdown(const ModelReport& r) {
         << shape_string(l.output_shape) << " | " << norm_cell(b) << " | "
         << (std::isnan(b.spectral_norm) ? "" : b.exact ? "yes" : "no") << " | "
         << fixed(b.reshaped_weight_norm) << " | "
-        << (l.kind == LayerKind::add ? "sum" : fixed(b.lipschitz_factor)) << " | "
-        << fixed(b.cumulative_bound) << " |\n";
+        << (l.kind == LayerKind::add ? "sum" : upper(b.lipschitz_factor)) << " | "
+        << upper(b.cumulative_bound) << " |\n";
   }
   out << "\nNetwork: " << headline(r) << ".\n";
   for (const std::string& reason : r.bound.reasons) out << "- not certified: " << reason << "\n";
@@ -223,12 +237,16 @@ std::string format_csv(const ModelReport& r) {
         << fixed(b.cumulative_bound, 17) << ',' << csv_field(b.method) << ','
         << fixed(b.seconds, 4) << ',' << csv_field(b.note) << '\n';
   }
+  // The network row: its bounds in the bound columns, "certified"/"not certified" as its
+  // method, and every reason in its note.
+  std::string reasons;
+  for (const std::string& reason : r.bound.reasons) reasons += (reasons.empty() ? "" : "; ") + reason;
   out << ",network,network,network," << shape_string(r.input_shape) << ','
       << shape_string(r.network.layers[r.network.output].output_shape) << ",,"
-      << fixed(r.lower_bound, 17) << ',' << fixed(r.bound.upper_bound, 17) << ','
-      << (r.bound.certified ? "certified" : "not certified") << ",,,,"
-      << csv_field(r.lower_bound_method) << ',' << fixed(r.total_seconds, 4) << ','
-      << csv_field(r.bound.reasons.empty() ? "" : r.bound.reasons[0]) << '\n';
+      << (r.has_lower_bound ? fixed(r.lower_bound, 17) : "") << ','
+      << fixed(r.bound.upper_bound, 17) << ",,,,,"
+      << (r.bound.certified ? "certified" : "not certified") << ',' << fixed(r.total_seconds, 4)
+      << ',' << csv_field(reasons) << '\n';
   return out.str();
 }
 

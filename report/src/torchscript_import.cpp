@@ -10,10 +10,13 @@
 #include <report/model_import.hpp>
 #include <report/network_builder.hpp>
 
+#include "import_common.hpp"
+
 #include <torch/csrc/jit/ir/ir.h>
 #include <torch/csrc/jit/passes/inliner.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <unordered_map>
@@ -25,42 +28,15 @@ using torch::jit::Block;
 using torch::jit::Node;
 using torch::jit::Value;
 
-constexpr double kAgreement = 1e-4;  // relative to the output's largest entry, float32 ops
+using detail::agree;
+using detail::error_summary;
+using detail::extent_of;
+using detail::max_difference;
 
 struct Entry {
   c10::IValue value;
   int layer = -1;  // ≥ 0: a network value, the builder's layer index
 };
-
-// The line of an error message that says what went wrong: PyTorch's start with a newline and
-// go on with a graph dump, and the TorchScript interpreter's end with the Python-side
-// "RuntimeError: …" after a traceback.
-std::string first_line(const std::string& text) {
-  const std::size_t error = text.rfind("Error: ");
-  if (error != std::string::npos) {
-    const std::size_t start = error + 7;
-    return text.substr(start, text.find('\n', start) - start);
-  }
-  std::size_t start = text.find_first_not_of("\n ");
-  if (start == std::string::npos) return text;
-  return text.substr(start, text.find('\n', start) - start);
-}
-
-double max_difference(const at::Tensor& a, const at::Tensor& b) {
-  if (a.sizes() != b.sizes()) return std::numeric_limits<double>::infinity();
-  return (a.detach().to(at::kDouble) - b.detach().to(at::kDouble)).abs().max().item<double>();
-}
-
-bool agree(const at::Tensor& ours, const at::Tensor& theirs) {
-  const double scale = theirs.numel() ? theirs.detach().abs().max().item<double>() : 0.0;
-  return max_difference(ours, theirs) <= kAgreement * (1 + scale);
-}
-
-Extent extent_of(const std::vector<int64_t>& values, int dims, Index fill) {
-  if (values.empty()) return {fill, fill};
-  if (dims == 1) return {1, values[0]};
-  return values.size() == 1 ? Extent{values[0], values[0]} : Extent{values[0], values[1]};
-}
 
 class Interpreter {
  public:
@@ -115,7 +91,7 @@ class Interpreter {
       node->getOperation()(stack);
     } catch (const std::exception& e) {
       throw ImportError(path_ + ": cannot run " + op + " in the model's graph: " +
-                        first_line(e.what()));
+                        error_summary(e.what()));
     }
     return stack;
   }
@@ -220,8 +196,7 @@ class Interpreter {
   }
 
   // Appends the layer and checks it against the model's operator.
-  void add_layer(Node* node, Layer layer, const std::vector<c10::IValue>& theirs) {
-    const at::Tensor real = theirs.at(0).toTensor();
+  int add_layer(Node* node, Layer layer, const at::Tensor& real) {
     int index = 0;
     try {
       index = builder_.add(layer, layer.kind == LayerKind::unknown ? real : at::Tensor());
@@ -233,18 +208,57 @@ class Interpreter {
       throw ImportError(path_ + ": layer '" + layer.name + "' (" + node->kind().toQualString() +
                         "): our reading of it gives a different output from the model's (max "
                         "difference " + std::to_string(max_difference(ours, real)) +
-                        "); it cannot be analysed");
-    env_[node->output(0)] = {real, index};
-    for (std::size_t i = 1; i < node->outputs().size(); ++i) env_[node->output(i)] = {theirs.at(i), -1};
+                        "). A model that changes a tensor in place and reads it again later "
+                        "does this; it cannot be analysed");
+    return index;
   }
 
   static std::vector<double> values(const c10::IValue& v) {
     return v.isTensor() ? to_vector(v.toTensor()) : std::vector<double>{};
   }
 
+  // A write into a constant tensor of data computed from the input (`h[:, :4] = 3 * x` on a
+  // zeros tensor) would turn that constant into a network value behind our back.
+  void refuse_writes_into_constants(Node* node) {
+    const c10::FunctionSchema* schema = node->maybeSchema();
+    if (!schema) return;
+    const auto& args = schema->arguments();
+    for (std::size_t i = 0; i < args.size() && i < node->inputs().size(); ++i) {
+      const auto* alias = args[i].alias_info();
+      if (alias && alias->isWrite() && dep(node, i) < 0)
+        unsupported(node, "an in-place write of data computed from the input into a constant "
+                          "tensor");
+    }
+  }
+
   void layer_node(Node* node, const std::string& op) {
+    // Tuples and lists holding network values: kept element by element, so that unpacking
+    // them gives the network values back.
+    if (op == "prim::TupleConstruct" || op == "prim::ListConstruct") {
+      std::vector<Entry> elements;
+      for (const Value* v : node->inputs()) elements.push_back(at(v));
+      env_[node->output()] = {execute(node).at(0), dep_of(elements)};
+      aggregates_[node->output()] = std::move(elements);
+      return;
+    }
+    if ((op == "prim::TupleUnpack" || op == "prim::ListUnpack") && aggregates_.count(node->input(0))) {
+      const std::vector<Entry>& elements = aggregates_.at(node->input(0));
+      for (std::size_t i = 0; i < node->outputs().size(); ++i) env_[node->output(i)] = elements.at(i);
+      return;
+    }
+    if ((op == "prim::TupleIndex" || op == "aten::__getitem__") && aggregates_.count(node->input(0)) &&
+        dep(node, 1) < 0) {
+      const std::vector<Entry>& elements = aggregates_.at(node->input(0));
+      const int64_t i = arg(node, 1).toInt();
+      env_[node->output()] = elements.at(static_cast<std::size_t>(i < 0 ? i + static_cast<int64_t>(elements.size()) : i));
+      return;
+    }
+    refuse_writes_into_constants(node);
     const std::vector<c10::IValue> theirs = execute(node);
-    if (!theirs.empty() && theirs[0].isTensor()) current_ = theirs[0].toTensor();
+    for (std::size_t i = 0; i < theirs.size(); ++i)
+      if (!theirs[i].isTensor())
+        unsupported(node, "a non-tensor value computed from the input");
+    current_ = theirs.at(0).toTensor();
     const std::string s = short_op(node);
     Layer layer;
     layer.kind = LayerKind::unknown;
@@ -254,34 +268,47 @@ class Interpreter {
         layer.inputs = {dep(node, i)};
         break;
       }
-    const int x = dep(node, 0);
-    const bool output_tensor = !theirs.empty() && theirs[0].isTensor();
-    if (!output_tensor) {
-      // Something other than a tensor computed from the input (lists for cat, items): the
-      // graph goes on through it, and we cannot follow.
-      if (op == "prim::ListConstruct" || op == "prim::TupleConstruct") {
-        env_[node->output()] = {theirs.at(0), layer.inputs[0]};
-        list_values_.insert(node->output());
-        return;
-      }
-      unsupported(node, "a non-tensor value computed from the input");
-    }
-    bool understood = x >= 0 && !list_values_.count(node->input(0));
+    bool understood = !layer.inputs.empty() && theirs.size() == 1;
+    for (const Value* v : node->inputs()) understood &= !aggregates_.count(v);
     if (understood) understood = describe(node, op, s, layer);
     if (!understood) {
       layer.kind = LayerKind::unknown;
       layer.type = op;
-      layer.note = op + " is not a layer this tool understands";
+      if (layer.note.empty()) layer.note = op + " is not a layer this tool understands";
+      // Every network value it reads, also inside tuples and lists (torch.cat's).
+      layer.inputs.clear();
+      for (const Value* v : node->inputs()) {
+        auto it = aggregates_.find(v);
+        const std::vector<Entry> entries = it != aggregates_.end() ? it->second : std::vector<Entry>{at(v)};
+        for (const Entry& e : entries)
+          if (e.layer >= 0 && std::find(layer.inputs.begin(), layer.inputs.end(), e.layer) == layer.inputs.end())
+            layer.inputs.push_back(e.layer);
+      }
       if (layer.inputs.empty()) unsupported(node, "an input it cannot trace");
     }
     layer.name = name_of(node, s, layer.type);
-    add_layer(node, std::move(layer), theirs);
+    env_[node->output(0)] = {theirs[0], add_layer(node, layer, theirs[0].toTensor())};
+    // Further outputs (std_mean's mean, …) depend on the input too: each its own unknown layer.
+    for (std::size_t i = 1; i < theirs.size(); ++i) {
+      Layer extra = layer;
+      extra.kind = LayerKind::unknown;
+      extra.name = layer.name + ":" + std::to_string(i);
+      extra.note = op + " output " + std::to_string(i) + " is not a layer this tool understands";
+      env_[node->output(i)] = {theirs[i], add_layer(node, extra, theirs[i].toTensor())};
+    }
+  }
+
+  static int dep_of(const std::vector<Entry>& entries) {
+    for (const Entry& e : entries)
+      if (e.layer >= 0) return e.layer;
+    return -1;
   }
 
   // Fills `layer` for a node whose first input is a network value; false if not understood.
   bool describe(Node* node, const std::string& op, const std::string& s, Layer& layer) {
     const auto n_in = node->inputs().size();
     const auto constant = [&](std::size_t i) { return i < n_in && dep(node, i) < 0; };
+    if (!arg(node, 0).isTensor()) return false;
     const at::Tensor x = arg(node, 0).toTensor();
     const auto ints = [&](std::size_t i) { return arg(node, i).toIntVector(); };
     const auto weight_tensor = [&](std::size_t i) { return arg(node, i).toTensor(); };
@@ -334,7 +361,6 @@ class Interpreter {
         }
       } else if (padding_text.empty()) {
         spec.padding = extent_of(padding, dims, 0);
-        if (dims == 1) spec.padding[0] = 0;
       }
       layer.weight = to_vector(w);
       layer.bias = values(arg(node, 2));
@@ -417,7 +443,7 @@ class Interpreter {
     }
     if (s == "avg_pool1d" || s == "avg_pool2d" || s == "adaptive_avg_pool1d" ||
         s == "adaptive_avg_pool2d") {
-      const int dims = s.back() == '1' || s == "avg_pool1d" || s == "adaptive_avg_pool1d" ? 1 : 2;
+      const int dims = s == "avg_pool1d" || s == "adaptive_avg_pool1d" ? 1 : 2;
       PoolParams p;
       p.spatial_dims = dims;
       if (s.rfind("adaptive", 0) == 0) {
@@ -475,7 +501,7 @@ class Interpreter {
         layer.type = s == "add" ? "Add" : "Sub";
         return true;
       }
-      if (dep(node, 0) < 0) return false;
+      if (dep(node, 0) < 0 || dep(node, 1) >= 0) return false;
       const c10::IValue& other = arg(node, 1);
       const at::Tensor c = other.isTensor() ? other.toTensor().to(at::kDouble)
                                             : at::scalar_tensor(other.toScalar().toDouble(), at::kDouble);
@@ -579,7 +605,7 @@ class Interpreter {
   std::string path_;
   NetworkBuilder& builder_;
   std::unordered_map<const Value*, Entry> env_;
-  std::set<const Value*> list_values_;
+  std::unordered_map<const Value*, std::vector<Entry>> aggregates_;
   at::Tensor current_;  // the model's output for the node being described
   std::map<std::string, int> name_counts_;
 };
@@ -587,8 +613,8 @@ class Interpreter {
 // The sizes a convolutional model is tried at when its file does not say.
 const std::vector<Index> kCandidateSides{8, 16, 28, 32, 48, 64, 96, 128, 224, 256};
 
-at::Tensor random_batch(const Shape& shape) {
-  std::vector<int64_t> sizes{2};
+at::Tensor random_batch(const Shape& shape, int64_t batch = 2) {
+  std::vector<int64_t> sizes{batch};
   sizes.insert(sizes.end(), shape.begin(), shape.end());
   return at::randn(sizes);
 }
@@ -634,7 +660,7 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
     module = torch::jit::load(path, c10::Device(c10::kCPU));
   } catch (const c10::Error& e) {
     throw ImportError(path + ": not a TorchScript model, or corrupt (" +
-                      first_line(e.what_without_backtrace()) + ")");
+                      error_summary(e.what_without_backtrace()) + ")");
   }
   if (!module.find_method("forward"))
     throw ImportError(path + ": a TorchScript archive without a forward method (not a model)");
@@ -651,20 +677,20 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
   }
   // The model must run at that shape at all before we look inside it.
   const at::Tensor example = random_batch(model.input_shape);
-  at::Tensor reference;
   try {
     torch::NoGradGuard no_grad;
     const c10::IValue out = module.forward({example});
     if (!out.isTensor())
       throw ImportError(path + ": forward returns a " + out.tagKind() +
                         ", not a tensor; only single-tensor outputs can be analysed");
-    reference = out.toTensor();
+  } catch (const ImportError&) {
+    throw;
   } catch (const c10::Error& e) {
     throw ImportError(path + ": the model does not run on inputs of shape " +
-                      shape_string(model.input_shape) + " (" + first_line(e.what_without_backtrace()) + ")");
+                      shape_string(model.input_shape) + " (" + error_summary(e.what_without_backtrace()) + ")");
   } catch (const std::exception& e) {  // the TorchScript interpreter's own errors
     throw ImportError(path + ": the model does not run on inputs of shape " +
-                      shape_string(model.input_shape) + " (" + first_line(e.what()) + ")");
+                      shape_string(model.input_shape) + " (" + error_summary(e.what()) + ")");
   }
 
   std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
@@ -678,21 +704,48 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
       output = interpreter.run(module, *graph);
     } catch (const c10::Error& e) {
       throw ImportError(path + ": cannot follow the model's graph (" +
-                        first_line(e.what_without_backtrace()) + ")");
+                        error_summary(e.what_without_backtrace()) + ")");
     }
   }
   model.network = merge_circular_padding(std::move(builder).finish(output));
-  // The whole description, run again, is the model (in-place aliasing would show here).
+  // The description, run on a fresh batch of another size, must be the model: this catches
+  // what the layer-by-layer check cannot, such as in-place aliasing, or data of the example
+  // batch baked into a value we took for a constant. Only the layers the output depends on
+  // are run; if one of them is not understood the bound is not certified anyway.
+  const Network& network = model.network;
+  std::vector<bool> needed(network.layers.size(), false);
+  needed[network.output] = true;
   bool runnable = true;
-  for (const Layer& layer : model.network.layers) runnable &= layer.kind != LayerKind::unknown;
+  for (int i = network.output; i > 0; --i)
+    if (needed[i]) {
+      runnable &= network.layers[i].kind != LayerKind::unknown;
+      for (int input : network.layers[i].inputs) needed[input] = true;
+    }
   if (runnable) {
     torch::NoGradGuard no_grad;
-    const at::Tensor ours = run_network(model.network, example);
-    if (!agree(ours, reference))
-      throw ImportError(path + ": the layers read from the model do not reproduce its output (max "
-                        "difference " + std::to_string(max_difference(ours, reference)) + ")");
+    const at::Tensor fresh = random_batch(model.input_shape, 3);
+    std::vector<at::Tensor> values(network.layers.size());
+    values[0] = fresh;
+    for (std::size_t i = 1; i < network.layers.size(); ++i) {
+      if (!needed[i]) continue;
+      std::vector<at::Tensor> inputs;
+      for (int input : network.layers[i].inputs) inputs.push_back(values[input]);
+      values[i] = run_layer(network.layers[i], inputs);
+    }
+    const at::Tensor theirs = module.forward({fresh}).toTensor();
+    if (!agree(values[network.output], theirs))
+      throw ImportError(path + ": the layers read from the model do not reproduce its output on "
+                        "a new input (max difference " +
+                        std::to_string(max_difference(values[network.output], theirs)) +
+                        "): it computes something this tool cannot follow (an in-place update "
+                        "of a tensor read again later, or data of one input kept for the next)");
   }
   model.forward = [module](const at::Tensor& x) mutable { return module.forward({x}).toTensor(); };
+  torch::jit::Module in_double = module.clone();
+  in_double.to(at::kDouble);
+  model.forward_double = [in_double](const at::Tensor& x) mutable {
+    return in_double.forward({x}).toTensor();
+  };
   return model;
 }
 

@@ -125,7 +125,7 @@ TEST_CASE("BatchNorm after a conv is folded: the bound is ‖diag(s)·A‖, not 
     CHECK(b.upper_bound >= truth * (1 - kReferenceSlack));
     CHECK(b.upper_bound == doctest::Approx(truth).epsilon(tol));
     CHECK(b.upper_bound < 3.0 * dense_sigma1(spec, w));  // tighter than the product
-    CHECK(b.layers[1].lipschitz_factor == 1);
+    CHECK(b.layers[1].lipschitz_factor == doctest::Approx(dense_sigma1(spec, w)).epsilon(tol));
     CHECK(b.layers[2].spectral_norm == 3.0);
   }
 }
@@ -278,11 +278,17 @@ TEST_CASE("activation constants are the maxima of their derivatives, never below
   CHECK(activation_lipschitz(Activation::gelu, 0) == doctest::Approx(1.1289).epsilon(1e-4));
   CHECK(activation_lipschitz(Activation::silu, 0) >= silu);
   CHECK(activation_lipschitz(Activation::silu, 0) == doctest::Approx(1.0998).epsilon(1e-4));
-  CHECK(activation_lipschitz(Activation::gelu_tanh, 0) == doctest::Approx(gelu).epsilon(1e-3));
+  const double gelu_tanh = numeric([](double x) {
+    return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  });
+  CHECK(activation_lipschitz(Activation::gelu_tanh, 0) >= gelu_tanh);
+  CHECK(activation_lipschitz(Activation::gelu_tanh, 0) == doctest::Approx(gelu_tanh).epsilon(1e-5));
+  CHECK(activation_lipschitz(Activation::silu, 0) == doctest::Approx(silu).epsilon(1e-5));
   CHECK(activation_lipschitz(Activation::sigmoid, 0) >= sig);
   CHECK(activation_lipschitz(Activation::leaky_relu, 0.2) == 1);
   CHECK(activation_lipschitz(Activation::leaky_relu, -3) == 3);
   CHECK(activation_lipschitz(Activation::elu, 2.5) == 2.5);
+  CHECK(activation_lipschitz(Activation::elu, -2) == 2);
 }
 
 TEST_CASE("LayerNorm and unknown layers: no certified bound, and the reason says which") {
@@ -332,4 +338,67 @@ TEST_CASE("shape text") {
     CHECK_THROWS_AS(parse_shape(bad), std::invalid_argument);
   CHECK(shape_string(Shape{3, 4}) == "3x4");
   CHECK(shape_string(Shape{}) == "scalar");
+}
+
+TEST_CASE("a folded conv keeps its own factor; the pair's replaces it from the conv's input") {
+  std::mt19937_64 rng(8);
+  const ConvSpec spec = conv2d(2, 2, 3, 4, 1, 1);
+  const auto w = random_weight(spec, rng);
+  Layer bn = simple_layer(LayerKind::batch_norm, 2, {2, 4, 4});
+  bn.scale = {0.1, 0.2};
+  Layer act = simple_layer(LayerKind::activation, 0, {2, 4, 4});
+  act.activation = Activation::elu;
+  act.parameter = -3;  // ELU with α = −3: constant 3
+  Network net;
+  net.layers = {input_layer({2, 4, 4}), act, conv_layer(spec, w, 1), bn};
+  net.output = 3;
+  const NetworkBound b = bound_network(net);
+  const double conv_norm = dense_sigma1(spec, w);
+  CHECK(b.layers[1].lipschitz_factor == 3);
+  CHECK(b.layers[2].lipschitz_factor == doctest::Approx(conv_norm).epsilon(kDoubleTol));
+  CHECK(b.layers[2].cumulative_bound >= 3 * conv_norm * (1 - kReferenceSlack));
+  CHECK(b.upper_bound == doctest::Approx(3 * b.layers[3].lipschitz_factor));
+  CHECK(b.upper_bound < 3 * conv_norm * 0.2);
+  // The conv as the network's output is not folded: its own bound is what is asked.
+  net.output = 2;
+  CHECK(bound_network(net).upper_bound == doctest::Approx(3 * conv_norm).epsilon(kDoubleTol));
+}
+
+TEST_CASE("BatchNorm does not fold into a Linear applied to (C, F): it scales C, not the outputs") {
+  Layer linear;
+  linear.name = "fc";
+  linear.kind = LayerKind::conv;
+  linear.linear = true;
+  linear.inputs = {0};
+  linear.spec.spatial_dims = 1;
+  linear.spec.weight_dim0 = 3;
+  linear.spec.weight_dim1 = 3;
+  linear.spec.padding_mode = PaddingMode::circular;
+  linear.weight.assign(9, 1.0 / 3);  // rank one, norm 1
+  linear.input_shape = linear.output_shape = {3, 3};
+  Layer bn = simple_layer(LayerKind::batch_norm, 1, {3, 3});
+  bn.scale = {10, 0.1, 0.1};
+  Network net;
+  net.layers = {input_layer({3, 3}), linear, bn};
+  net.output = 2;
+  // The truth is 10 (channel 0's rows are scaled by 10); folding over the outputs would say 5.8.
+  CHECK(bound_network(net).upper_bound >= 10 * (1 - kReferenceSlack));
+}
+
+TEST_CASE("softplus with a low threshold jumps: no certified bound") {
+  Layer sp = simple_layer(LayerKind::activation, 0, {4});
+  sp.activation = Activation::softplus;
+  sp.parameter = 2;
+  sp.parameter2 = 1;
+  Network net;
+  net.layers = {input_layer({4}), sp};
+  net.output = 1;
+  NetworkBound b = bound_network(net);
+  CHECK_FALSE(b.certified);
+  REQUIRE(b.reasons.size() == 1);
+  CHECK(b.reasons[0].find("jumps") != std::string::npos);
+  net.layers[1].parameter2 = 20;  // PyTorch's default: a jump of 1e-9
+  b = bound_network(net);
+  CHECK(b.certified);
+  CHECK(b.upper_bound == 1);
 }

@@ -20,6 +20,9 @@
 namespace lipschitz::gan {
 
 /// The shapes both networks are built for.
+/// The DCGAN critic's LeakyReLU slope (Radford et al. 2016).
+inline constexpr double kCriticLeakyReluSlope = 0.2;
+
 struct ModelShape {
   std::int64_t channels = 0;  ///< image channels; 0 for vector data
   std::int64_t height = 0;    ///< image side; 0 for vector data

@@ -76,7 +76,8 @@ struct Layer {
   std::string name;         ///< the model's own name where it has one ("layer1.0.conv1")
   std::string type;         ///< what the user wrote: "Conv2d", "Linear", "BatchNorm2d", …
   LayerKind kind = LayerKind::unknown;
-  std::vector<int> inputs;  ///< indices of earlier layers (none for the input)
+  std::vector<int> inputs;  ///< indices of earlier layers: none for the input, two for add,
+                            ///< one or more for unknown, else one
   Shape input_shape;        ///< of inputs[0]
   Shape output_shape;
 

@@ -31,20 +31,34 @@ struct LowerBoundOptions {
 
 /// What was found.
 struct LowerBoundResult {
-  double value = 0;    ///< max local Lipschitz constant found (a true lower bound on L)
-  std::string method;  ///< "input-gradient norm" or "Jacobian power iteration"
+  double value = 0;     ///< the confirmed local constant (a true lower bound on L)
+  double gradient = 0;  ///< the autograd value at the same point, before confirmation
+  std::string method;   ///< "input-gradient norm" or "Jacobian power iteration", + confirmation
   std::string where;   ///< e.g. "gradient ascent from data sample 17"
   int points = 0;      ///< points evaluated
   bool budget_reached = false;  ///< the time budget cut the search short
   double seconds = 0;
 };
 
+/// The model's forward pass on batch-first float32 tensors, differentiable with autograd; and
+/// optionally the same model in double precision, used to confirm the best point by a secant.
+struct Differentiable {
+  std::function<at::Tensor(const at::Tensor&)> forward;
+  std::function<at::Tensor(const at::Tensor&)> forward_double;  ///< may be empty
+};
+
 /// Searches data samples (`data`: batch-first, per-sample shape `input_shape`, or undefined),
 /// interpolates between data and random points, random N(0, 1) inputs, then gradient ascent on
 /// the local constant from the best points. `forward` must be differentiable (twice for the
 /// ascent and for vector outputs; where it is not, the search keeps what it has).
-LowerBoundResult empirical_lower_bound(const std::function<at::Tensor(const at::Tensor&)>& forward,
-                                       const Shape& input_shape, const at::Tensor& data,
-                                       const LowerBoundOptions& options = {});
+///
+/// The value reported is a secant ‖f(x + hv) − f(x)‖/h at the best point x found, along its
+/// gradient (or top right singular vector) v, computed in double precision when the model can
+/// run in double: a difference quotient of the model itself, so it holds even where autograd's
+/// conventions at kinks (ReLU′(0) = 0) or float32 rounding would overstate the gradient.
+/// Throws std::runtime_error when one sample's output depends on the others in its batch
+/// (training-mode BatchNorm): local constants per sample then mean nothing.
+LowerBoundResult empirical_lower_bound(const Differentiable& model, const Shape& input_shape,
+                                       const at::Tensor& data, const LowerBoundOptions& options = {});
 
 }  // namespace lipschitz::report

@@ -31,6 +31,8 @@ struct ImportedModel {
   /// The model's own forward pass on a batch (batch-first, float32 on the CPU), differentiable
   /// with autograd. For ONNX it is run_network() on `network`, the only implementation we have.
   std::function<at::Tensor(const at::Tensor&)> forward;
+  /// The same model in double precision (a copy of it), for the lower bound's confirmation.
+  std::function<at::Tensor(const at::Tensor&)> forward_double;
   std::vector<std::string> warnings;  ///< things a user should know (shown in the report)
 };
 

@@ -19,7 +19,8 @@ struct ModelReport {
   std::string input_shape_source;
   Network network;
   NetworkBound bound;
-  double lower_bound = 0;  ///< empirical, ≤ the true constant (0 when not computed)
+  bool has_lower_bound = false;  ///< the empirical search ran
+  double lower_bound = 0;        ///< empirical, ≤ the true constant
   std::string lower_bound_method, lower_bound_where;
   int lower_bound_points = 0;
   std::string data;  ///< --data file, or empty
