@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
                                "gan | wgan | wgan-gp [wgan-gp]")(
       "lambda", po::value<std::string>(), "WGAN-GP penalty weight [10; toy data: 0.1]")(
       "one-sided", po::bool_switch(), "penalise only max(0, |grad D| - 1)^2")(
+      "fixed-generator", po::bool_switch(),
+      "train the critic only, against real data + N(0,1) noise (Figure 1a)")(
       "clip", po::value<std::string>(), "WGAN weight clipping bound c [0.01]")(
       "critic-iters", po::value<std::string>(), "critic updates per generator update [5; gan: 1]");
   po::options_description optim_opts("Optimisation");
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
   for (const auto& [flag, field] : kFlagToField)
     if (vm.count(flag)) set[field] = vm[flag].as<std::string>();
   if (vm["one-sided"].as<bool>()) set["one_sided"] = "true";
+  if (vm["fixed-generator"].as<bool>()) set["fixed_generator"] = "true";
   if (vm["deterministic"].as<bool>()) set["deterministic"] = "true";
   const std::string progress = vm["progress"].as<std::string>();
   if (progress != "auto" && progress != "bar" && progress != "lines" && progress != "none") {
@@ -185,7 +188,7 @@ int main(int argc, char** argv) {
               "--resume continues a run with its own settings; only "
               "--steps and --threads may be given with it (got --" +
               flag + ")");
-      for (const char* flag : {"out", "one-sided", "deterministic"})
+      for (const char* flag : {"out", "one-sided", "fixed-generator", "deterministic"})
         if (vm.count(flag) && !vm[flag].defaulted())
           throw std::invalid_argument(std::string("--resume continues a run with its own "
                                                   "settings; only --steps and --threads may be "

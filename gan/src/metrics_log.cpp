@@ -118,6 +118,15 @@ std::string to_json(const MonitorRecord& r) {
     j.end_object();
   }
   j.end_array();
+  j.key("weight_histograms").begin_object();
+  for (const LayerRecord& l : r.layers) {
+    j.key(l.name).begin_object();
+    j.key("min").value(l.weight.min);
+    j.key("max").value(l.weight.max);
+    j.key("counts").int_array(l.weight_histogram);
+    j.end_object();
+  }
+  j.end_object();
   j.key("spectral_seconds").value(r.spectral_seconds);
   j.key("monitor_seconds").value(r.monitor_seconds);
   j.end_object();

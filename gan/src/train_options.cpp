@@ -139,6 +139,7 @@ const std::vector<Field>& fields() {
       LIPSCHITZ_FIELD_ENUM(objective, "objective", objective_from_string),
       LIPSCHITZ_FIELD_DOUBLE(lambda, "lambda"),
       LIPSCHITZ_FIELD_BOOL(one_sided, "one_sided"),
+      LIPSCHITZ_FIELD_BOOL(fixed_generator, "fixed_generator"),
       LIPSCHITZ_FIELD_DOUBLE(clip, "clip"),
       LIPSCHITZ_FIELD_INT(critic_iters, "critic_iters"),
       LIPSCHITZ_FIELD_ENUM(optimizer, "optimizer", optimizer_from_string),

@@ -165,7 +165,7 @@ StepResult Trainer::step() {
     at::Tensor fake;
     {
       torch::NoGradGuard no_grad;
-      fake = generator_->forward(latent(batch, train_rng_));
+      fake = fake_batch(batch, train_rng_);
     }
     critic_opt_->zero_grad();
     loss = critic_loss(real, fake, train_rng_, &penalty, &wasserstein);
@@ -178,14 +178,21 @@ StepResult Trainer::step() {
     }
   }
 
-  // Generator update; the critic's parameters need no gradient here.
-  for (at::Tensor& p : critic_->parameters()) p.requires_grad_(false);
-  generator_opt_->zero_grad();
-  const at::Tensor d_fake = critic_->forward(generator_->forward(latent(batch, train_rng_)));
-  const at::Tensor g_loss = generator_objective(options_.objective, d_fake);
-  g_loss.backward();
-  generator_opt_->step();
-  for (at::Tensor& p : critic_->parameters()) p.requires_grad_(true);
+  // Generator update; the critic's parameters need no gradient here. A fixed generator is
+  // not trained: its loss is still measured, on a fresh batch.
+  at::Tensor g_loss;
+  if (options_.fixed_generator) {
+    torch::NoGradGuard no_grad;
+    g_loss = generator_objective(options_.objective, critic_->forward(fake_batch(batch, train_rng_)));
+  } else {
+    for (at::Tensor& p : critic_->parameters()) p.requires_grad_(false);
+    generator_opt_->zero_grad();
+    const at::Tensor d_fake = critic_->forward(generator_->forward(latent(batch, train_rng_)));
+    g_loss = generator_objective(options_.objective, d_fake);
+    g_loss.backward();
+    generator_opt_->step();
+    for (at::Tensor& p : critic_->parameters()) p.requires_grad_(true);
+  }
   ++step_;
 
   result.critic_loss = loss.item<double>();
@@ -220,7 +227,7 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
     torch::NoGradGuard no_grad;
     std::vector<at::Tensor> buffers = generator_->buffers(), saved;
     for (const at::Tensor& b : buffers) saved.push_back(b.clone());
-    fake = generator_->forward(latent(n, monitor_rng_));
+    fake = fake_batch(n, monitor_rng_);
     for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
   }
 
@@ -281,6 +288,12 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
     }
     const at::Tensor w = layer.weight.detach();
     l.weight = summarize(w);
+    {
+      const at::Tensor counts = at::histc(w.to(at::kCPU, at::kDouble), kWeightHistogramBins,
+                                          l.weight.min, l.weight.max);
+      const at::Tensor c = counts.to(at::kLong).contiguous();
+      l.weight_histogram.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    }
     if (options_.objective == Objective::wgan)
       l.weight_at_clip =
           (w.abs() >= options_.clip * (1 - 1e-6)).to(at::kDouble).mean().item<double>();
@@ -308,8 +321,23 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
   return r;
 }
 
+at::Tensor Trainer::fake_batch(std::int64_t n, at::Generator& generator) {
+  // Gulrajani et al.'s gan_toy.py, FIXED_GENERATOR: real_data + 1.0 * noise.
+  if (options_.fixed_generator) {
+    const at::Tensor real = data_.sample(n, generator).to(device_);
+    return real + at::randn(real.sizes(), generator, real.options().device(at::kCPU)).to(device_);
+  }
+  return generator_->forward(latent(n, generator));
+}
+
 at::Tensor Trainer::generate(std::int64_t n, at::Generator generator) {
   torch::NoGradGuard no_grad;
+  if (options_.fixed_generator) {
+    std::vector<at::Tensor> parts;
+    for (std::int64_t i = 0; i < n; i += 500)
+      parts.push_back(fake_batch(std::min<std::int64_t>(500, n - i), generator).to(at::kCPU));
+    return at::cat(parts);
+  }
   generator_->eval();
   // In chunks: 10,000 DCGAN images at once would need gigabytes of activations.
   std::vector<at::Tensor> parts;

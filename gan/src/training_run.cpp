@@ -196,6 +196,11 @@ class Loop {
                   static_cast<long long>(trainer_.steps_done()));
     write_samples(trainer_, dir_ + name, n, seed);
     write_samples(trainer_, dir_ + "/samples/latest.png", n, seed);
+    if (toy && trainer_.data().shape(0).data_dim == 2) {
+      std::snprintf(name, sizeof name, "/samples/surface_step_%07lld.json",
+                    static_cast<long long>(trainer_.steps_done()));
+      write_critic_surface(trainer_, dir_ + name, seed);
+    }
   }
 
   void draw_bar() {

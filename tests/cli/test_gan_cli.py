@@ -330,6 +330,40 @@ class ShortRunTest(unittest.TestCase, ErrorChecks):
         self.assertEqual(s["steps"], self.STEPS)
         self.assertEqual(s["message"], "")
 
+    def test_weight_histograms(self):
+        # Every layer's weight entries, counted in 40 bins between their min and max.
+        widths = {"fc1": 2 * 16, "fc2": 16 * 16, "fc3": 16 * 1}
+        for r in self.records:
+            self.assertEqual(set(r["weight_histograms"]), set(widths))
+            for name, h in r["weight_histograms"].items():
+                self.assertEqual(len(h["counts"]), 40)
+                self.assertEqual(sum(h["counts"]), widths[name], name)
+                self.assertLessEqual(h["min"], h["max"])
+
+    def test_critic_surface(self):
+        path = os.path.join(self.dir, "samples", "surface_step_%07d.json" % self.STEPS)
+        s = read_json(path)
+        self.assertEqual(s["step"], self.STEPS)
+        self.assertEqual(s["resolution"], 64)
+        self.assertEqual(len(s["values"]), 64 * 64)
+        self.assertEqual(s["x_range"], [-3, 3])
+        self.assertEqual(len(s["real"]), 512)
+        self.assertEqual(len(s["fake"]), 512)
+        if torch is not None:
+            # The grid's values are the critic's: evaluate the checkpoint's critic at two cells.
+            m = torch.jit.load(os.path.join(self.dir, "checkpoint.pt"))
+            sd = {k: v for k, v in m.critic.named_parameters()}
+            def critic(x):
+                h = x
+                for i in (1, 2):
+                    h = torch.relu(h @ sd["fc%d.weight" % i].T + sd["fc%d.bias" % i])
+                return (h @ sd["fc3.weight"].T + sd["fc3.bias"]).item()
+            for i, j in ((0, 0), (40, 17)):
+                x = -3 + (j + 0.5) * 6 / 64
+                y = -3 + (i + 0.5) * 6 / 64
+                want = critic(torch.tensor([[x, y]], dtype=torch.float32))
+                self.assertAlmostEqual(s["values"][i * 64 + j], want, delta=1e-5 * (1 + abs(want)))
+
     def test_metrics_jsonl(self):
         self.assertEqual([r["step"] for r in self.records], list(range(0, self.STEPS + 1, self.EVERY)))
         for r in self.records:
@@ -410,6 +444,31 @@ class ShortRunTest(unittest.TestCase, ErrorChecks):
             self.assertLessEqual(abs(l["reshaped_weight_norm"] - want), kNormRelTol * want, what)
             self.assertLessEqual(l["lower_bound"], want * (1 + 1e-12), what)
             self.assertGreaterEqual(l["upper_bound"], want * (1 - 1e-12), what)
+
+
+class FixedGeneratorTest(unittest.TestCase):
+    """--fixed-generator: only the critic trains, against real data + N(0, 1) noise."""
+
+    def test_fixed_generator(self):
+        d = path_in_tmp("fixed")
+        train(self, ["--out", d, "--steps", 6, "--monitor-every", 3, "--fixed-generator",
+                     "--objective", "wgan"] + TINY)
+        self.assertTrue(read_json(os.path.join(d, "config.json"))["fixed_generator"])
+        s = read_json(os.path.join(d, "samples", "surface_step_%07d.json" % 6))
+        fake = np.array(s["fake"])
+        # 8 Gaussians (scale 2, σ 0.02, / 1.414) plus unit noise: spread ≈ √(1.4² / 2 + 1).
+        self.assertGreater(fake.std(), 1.0)
+        self.assertLess(fake.std(), 1.6)
+        if torch is not None:
+            # The generator is neither used nor trained: after 1 step and after 6 its weights
+            # are the same (the initial ones).
+            d0 = path_in_tmp("fixed_step1")
+            train(self, ["--out", d0, "--steps", 1, "--monitor-every", 3, "--fixed-generator",
+                         "--objective", "wgan"] + TINY)
+            g6 = dict(torch.jit.load(os.path.join(d, "checkpoint.pt")).generator.named_parameters())
+            g0 = dict(torch.jit.load(os.path.join(d0, "checkpoint.pt")).generator.named_parameters())
+            for k in g0:
+                self.assertTrue(torch.equal(g0[k], g6[k]), k)
 
 
 class LayerNormTest(unittest.TestCase):

@@ -26,8 +26,14 @@ struct LayerRecord {
   double reshaped_weight_norm = 0;  ///< what torch.nn.utils.spectral_norm would report
   double activation_grad_norm = 0;  ///< ‖∂(critic loss)/∂(this layer's activation)‖ (Fig. 1b)
   Summary weight;                   ///< weight entries
+  /// Counts of the weight entries in kWeightHistogramBins equal bins from weight.min to
+  /// weight.max (Figure 1b's histograms; docs/view.md draws them).
+  std::vector<std::int64_t> weight_histogram;
   double weight_at_clip = 0;        ///< WGAN: share of weights with |w| ≥ (1 − 1e-6)·c
 };
+
+/// Bins of each layer's weight histogram.
+constexpr std::int64_t kWeightHistogramBins = 40;
 
 /// Samples the monitor generates to measure mode coverage (the literature's 2,500).
 constexpr std::int64_t kModeSamples = 2500;

@@ -77,6 +77,9 @@ struct TrainOptions {
   std::int64_t latent_dim = 2;  ///< toy data: 2 (the paper's); images: 128 unless set
   CriticNorm critic_norm = CriticNorm::none;
   bool generator_batchnorm = true;  ///< BatchNorm in the generator (images; MLP on toy: off)
+  /// The "generator" is the real data plus N(0, 1) noise and is not trained: only the critic
+  /// learns (the WGAN-GP paper's FIXED_GENERATOR, used for its Figure 1a value surfaces).
+  bool fixed_generator = false;
 
   // Monitoring and output
   std::int64_t monitor_every = 200;      ///< steps between monitoring records (0: never)

@@ -80,6 +80,8 @@ class Trainer {
   at::Tensor critic_loss(const at::Tensor& real, const at::Tensor& fake, at::Generator& rng,
                          at::Tensor* penalty, at::Tensor* wasserstein);
   at::Tensor latent(std::int64_t n, at::Generator& generator) const;
+  /// A batch from the generator, or real data + N(0, 1) noise for a fixed generator.
+  at::Tensor fake_batch(std::int64_t n, at::Generator& generator);
 
   TrainOptions options_;
   DataSource data_;
