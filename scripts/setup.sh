@@ -9,10 +9,14 @@ PACKAGES=(
   libfftw3-dev libeigen3-dev libboost-program-options-dev doctest-dev libbenchmark-dev
   libtorch-dev libstb-dev zlib1g-dev   # the GAN trainer (gan/, lipschitz train/sample/eval)
   libonnx-dev libprotobuf-dev          # ONNX models (report/, lipschitz report)
+  nlohmann-json3-dev librsvg2-dev fonts-dejavu-core   # the run pages (view/, lipschitz view)
   dataset-fashion-mnist                # the default image data set (IDX files)
   python3-numpy python3-torch
   libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS
 )
+
+# The test suite also opens a run's page in a real browser.
+[ "${1:-}" = "--tests" ] && PACKAGES+=(chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
