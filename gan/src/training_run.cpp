@@ -137,8 +137,13 @@ class Loop {
         break;
       }
       const std::int64_t s = trainer_.steps_done();
-      if (o.monitor_every > 0 && s % o.monitor_every == 0) record(log);
+      const bool recorded = o.monitor_every > 0 && s % o.monitor_every == 0;
+      if (recorded) record(log);
       if (o.sample_every > 0 && s % o.sample_every == 0) samples();
+      if (recorded && run_.on_record) {
+        if (run_.progress_bar && run_.log) *run_.log << "\r\x1b[K";
+        run_.on_record(s);
+      }
       if (s % o.checkpoint_every == 0 || s == o.steps) {
         if (!trainer_.parameters_finite()) {
           summary.status = RunStatus::non_finite;

@@ -15,6 +15,7 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <string>
 
@@ -34,6 +35,10 @@ struct RunOptions {
   std::ostream* log = nullptr;  ///< where progress goes; nullptr: nowhere
   /// Set asynchronously (a signal handler) to ask the loop to checkpoint and stop.
   const volatile std::sig_atomic_t* stop = nullptr;
+  /// Called after each monitoring record is in metrics.jsonl (and after the samples of that
+  /// step are written), with the step: `lipschitz train` checks stability alerts and refreshes
+  /// the run's page here. Exceptions it throws are the caller's to handle; keep it cheap.
+  std::function<void(std::int64_t step)> on_record;
 };
 
 struct RunSummary {
