@@ -12,7 +12,12 @@ cores) is viewed; the page is then opened in headless Chromium. Covers:
   4. -o, --no-png, --quiet;
   5. headless Chromium: no console errors, every chart laid out with marks in it
      (body.dataset.charts == the number of charts), a screenshot that is not blank.
-     Skipped, with a message, only when `chromium` is not installed (Debian package chromium).
+     Skipped, with a message, only when `chromium` is not installed (Debian package chromium);
+  6. `view --compare A B --figure surfaces|gradients|quality` on two 40-step Swiss-roll runs
+     (weight clipping and the penalty, fixed generator): labels from config.json, the pages
+     self-contained with their charts as charts/STEM-NAME.svg|png, usage errors (exit 2), runs
+     that are not runs or lack a surface (exit 1), the default output file, and each page in
+     headless Chromium.
 Set LIPSCHITZ_VIEW_SCREENSHOT=FILE to keep the screenshot.
 """
 
@@ -41,8 +46,8 @@ TMP = None
 RUN = None
 
 
-def run(*args, timeout=120):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
+def run(*args, timeout=120, cwd=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def setUpModule():
@@ -251,6 +256,136 @@ class ViewRun(unittest.TestCase):
         self.assertTrue(os.path.isfile(out))
         self.assertEqual(len(glob.glob(os.path.join(out_dir, "charts", "*.svg"))), len(self.svgs))
         self.assertEqual(glob.glob(os.path.join(out_dir, "charts", "*.png")), [])
+
+
+def chromium_dom(url, profile):
+    """Chromium's DOM of the page after its script ran, and its stderr."""
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+           "--user-data-dir=" + profile, "--virtual-time-budget=5000", "--dump-dom", url]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout, r.stderr
+
+
+def console_errors(stderr, page):
+    return [l for l in stderr.splitlines()
+            if "Uncaught" in l or "ERROR:CONSOLE" in l or (":CONSOLE" in l and page in l)]
+
+
+COMPARE_FIGURES = ("surfaces", "gradients", "quality")
+
+
+class Compare(unittest.TestCase):
+    """`lipschitz view --compare` on two short Swiss-roll runs with a fixed generator."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.runs = []
+        for objective in ("wgan", "wgan-gp"):
+            out = os.path.join(TMP, "cmp-" + objective)
+            r = run("train", "--out", out, "--data", "swissroll", "--fixed-generator", "--objective", objective,
+                    "--steps", "40", "--monitor-every", "20", "--sample-every", "20", "--threads", "1",
+                    "--progress", "none", timeout=600)
+            if r.returncode != 0:
+                raise RuntimeError("lipschitz train failed (%d): %s" % (r.returncode, r.stderr))
+            cls.runs.append(out)
+        cls.out = os.path.join(TMP, "compare")
+        os.makedirs(cls.out, exist_ok=True)
+        cls.results = {f: run("view", "--compare", *cls.runs, "--figure", f, "-o", os.path.join(cls.out, f + ".html"))
+                       for f in COMPARE_FIGURES}
+
+    def test_pages_and_charts(self):
+        for figure in COMPARE_FIGURES:
+            with self.subTest(figure=figure):
+                r = self.results[figure]
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                lines = r.stdout.splitlines()
+                # Each run with its label from config.json (not the directory's name), then the page.
+                self.assertEqual(lines[0], self.runs[0] + "  weight clipping c = 0.01")
+                self.assertEqual(lines[1], self.runs[1] + "  gradient penalty λ = 0.1")
+                html_path = os.path.join(self.out, figure + ".html")
+                svgs = sorted(glob.glob(os.path.join(self.out, "charts", figure + "-*.svg")))
+                self.assertEqual(lines[2], "%s  (2 runs, %d chart%s in charts/ as SVG and PNG)"
+                                 % (html_path, len(svgs), "" if len(svgs) == 1 else "s"))
+                html = read(html_path)
+                self.assertTrue(html.startswith("<!DOCTYPE html>"))
+                self.assertEqual(external_urls(html), [])
+                self.assertNotRegex(html, r"<link|<iframe|@import|url\((?!#)")
+                self.assertEqual(len(re.findall(r'<svg [^>]*class="chart"', html)), len(svgs))
+                self.assertIn("all: Swiss roll · MLP 3×", html)
+                self.assertIn("fixed generator", html)
+                self.assertIn('>weight clipping c = 0.01<code class="dir">%s</code>' % self.runs[0], html)
+                for svg in svgs:
+                    text = read(svg)
+                    self.assertTrue(text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<svg ' + SVG_XMLNS), svg)
+                    self.assertEqual(external_urls(text), [], svg)
+                    self.assertNotRegex(text, r'="[^"]*\b(nan|inf)\b', svg)
+                    w, h = svg_size(svg)
+                    self.assertEqual(png_size(svg[:-4] + ".png"), (round(2 * w), round(2 * h)), svg)
+                names = {os.path.basename(p)[len(figure) + 1:-4] for p in svgs}
+                expected = {"surfaces": {"surfaces"},
+                            "gradients": {"gradients", "grad_ratio", "weight_at_clip"},
+                            "quality": {"wasserstein", "critic_loss", "grad_norm", "critic_bound"}}[figure]
+                self.assertEqual(names, expected)
+        self.assertNotIn(".tmp", " ".join(os.listdir(self.out) + os.listdir(os.path.join(self.out, "charts"))))
+
+    def test_usage_errors(self):
+        a, b = self.runs
+        for args, message in [
+                (("--compare", a, b), "--compare needs --figure surfaces, gradients or quality"),
+                (("--compare", "--figure", "quality"), "--compare needs at least one RUN_DIR"),
+                (("--compare", a, "--figure", "surface"),
+                 "--figure: unknown figure 'surface': choose surfaces, gradients or quality"),
+                ((a, "--figure", "quality"), "--figure needs --compare"),
+                ((a, b), "one RUN_DIR expected, got 2 (--compare compares several)"),
+                (("--compare", a, a + "/", "--figure", "quality"), "RUN_DIR given twice: " + a + "/")]:
+            with self.subTest(args=args):
+                r = run("view", *args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stderr, "lipschitz view: %s (see lipschitz view --help)\n" % message)
+        r = run("view", "--help")
+        self.assertIn("lipschitz view --compare RUN_DIR... --figure surfaces|gradients|quality", r.stdout)
+
+    def test_runs_that_cannot_be_compared(self):
+        a = self.runs[0]
+        r = run("view", "--compare", a, TMP, "--figure", "quality", "-o", os.path.join(self.out, "x.html"))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "lipschitz view: error: %s: not a run directory (no config.json)\n" % TMP)
+        bare = os.path.join(TMP, "cmp-no-surface")
+        shutil.rmtree(bare, ignore_errors=True)
+        shutil.copytree(a, bare)
+        for f in glob.glob(os.path.join(bare, "samples", "surface_step_*.json")):
+            os.remove(f)
+        r = run("view", "--compare", a, bare, "--figure", "surfaces", "-o", os.path.join(self.out, "x.html"))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stderr, "lipschitz view: error: %s: no critic surface (samples/surface_step_N.json): "
+                         "--figure surfaces needs runs on 2-D data (8gaussians, 25gaussians, swissroll) with "
+                         "samples written (--sample-every)\n" % bare)
+        self.assertFalse(os.path.exists(os.path.join(self.out, "x.html")))
+
+    def test_default_output_in_the_current_directory(self):
+        cwd = os.path.join(TMP, "cwd")
+        os.makedirs(cwd, exist_ok=True)
+        r = run("view", "--compare", *self.runs, "--figure", "gradients", "--no-png", "--quiet", cwd=cwd)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "compare-gradients.html\n")
+        self.assertTrue(os.path.isfile(os.path.join(cwd, "compare-gradients.html")))
+        self.assertTrue(os.path.isfile(os.path.join(cwd, "charts", "compare-gradients-gradients.svg")))
+        self.assertEqual(glob.glob(os.path.join(cwd, "charts", "*.png")), [])
+
+    @unittest.skipIf(CHROMIUM is None, "chromium is not installed (Debian package chromium): the browser check is skipped")
+    def test_in_chromium(self):
+        for figure in COMPARE_FIGURES:
+            with self.subTest(figure=figure):
+                page = os.path.join(self.out, figure + ".html")
+                dom, stderr = chromium_dom("file://" + page, os.path.join(TMP, "chromium-compare"))
+                self.assertEqual(console_errors(stderr, figure + ".html"), [])
+                m = re.search(r'<body[^>]*\bdata-charts="(\d+)"', dom)
+                self.assertIsNotNone(m, "the page's script did not run: no data-charts on <body>")
+                charts = len(glob.glob(os.path.join(self.out, "charts", figure + "-*.svg")))
+                self.assertEqual(len(re.findall(r'<svg [^>]*class="chart"', dom)), charts)
+                self.assertEqual(int(m.group(1)), charts)
 
 
 @unittest.skipIf(CHROMIUM is None, "chromium is not installed (Debian package chromium): the browser check is skipped")

@@ -138,8 +138,9 @@ inline std::string surface_json(long long step, int R = 16) {
 /// A complete run directory: `records` monitoring records (every 100 steps), summary.json,
 /// sample PNGs at every 100 steps plus latest.png, and a surface for the last step.
 inline void write_run(const std::string& dir, int records = 6,
-                      const std::string& data = "8gaussians", bool surface = true) {
-  write_text(dir + "/config.json", config_json(data, "wgan-gp", 100LL * (records - 1)));
+                      const std::string& data = "8gaussians", bool surface = true,
+                      const std::string& objective = "wgan-gp") {
+  write_text(dir + "/config.json", config_json(data, objective, 100LL * (records - 1)));
   std::string lines;
   for (int i = 0; i < records; ++i)
     lines += record_json(100LL * i, 1.0, 0.5 - 0.01 * i, 0.5 - 0.01 * i) + "\n";

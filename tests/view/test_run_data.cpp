@@ -226,3 +226,51 @@ TEST_CASE("critic surfaces") {
                        (path + ": \"real\" must be an array of [x, y] number pairs").c_str(),
                        RunFormatError);
 }
+
+TEST_CASE("eval files: listed by step, every number read") {
+  TempDir tmp("run_data_eval");
+  const std::string dir = tmp / "run";
+  write_run(dir, 3, "fashion-mnist", false);
+  write_text(dir + "/eval_step_0000200.json",
+             "{\"data\": \"fashion-mnist\", \"step\": 200, \"samples\": 10000, "
+             "\"classifier_path\": \"/c.pt\", \"frechet_distance\": 120.5, "
+             "\"inception_score\": null, \"seconds\": 3}\n");
+  write_text(dir + "/eval_step_0000100.json", "{\"frechet_distance\": 300}\n");
+  write_text(dir + "/eval_step_x.json", "{}");  // not an eval file's name: ignored
+  const RunData run = read_run(dir);
+  REQUIRE(run.evals.size() == 2);
+  CHECK(run.evals[0].step == 100);
+  CHECK(run.evals[1].path == dir + "/eval_step_0000200.json");
+  const EvalRecord e = read_eval(run.evals[1].path, run.evals[1].step);
+  CHECK(e.step == 200);
+  CHECK(e.value("frechet_distance") == doctest::Approx(120.5));
+  CHECK(e.value("samples") == 10000);
+  CHECK(std::isnan(e.value("inception_score")));         // null
+  CHECK(std::isnan(e.value("classifier_path")));         // text is passed over
+  CHECK(read_eval(run.evals[0].path, 100).step == 100);  // no "step": from the name
+
+  write_text(dir + "/eval_step_0000100.json", "[1, 2]");
+  CHECK_THROWS_WITH_AS(read_eval(dir + "/eval_step_0000100.json"),
+                       (dir + "/eval_step_0000100.json: must hold a JSON object").c_str(),
+                       RunFormatError);
+  write_text(dir + "/eval_step_0000100.json", "{\"inception_score\": \"high\"}");
+  CHECK_THROWS_WITH_AS(
+      read_eval(dir + "/eval_step_0000100.json"),
+      (dir + "/eval_step_0000100.json: \"inception_score\" must be a number or null, got string")
+          .c_str(),
+      RunFormatError);
+}
+
+TEST_CASE("config: depth, width and the fixed generator") {
+  TempDir tmp("run_data_config");
+  write_text(tmp / "config.json",
+             "{\"data\": \"swissroll\", \"depth\": 12, \"width\": 512, \"fixed_generator\": true}");
+  const RunConfig c = read_config(tmp / "config.json");
+  CHECK(c.depth == 12);
+  CHECK(c.width == 512);
+  CHECK(c.fixed_generator);
+  write_text(tmp / "config.json", "{\"data\": \"swissroll\"}");
+  const RunConfig d = read_config(tmp / "config.json");
+  CHECK(d.depth == 0);
+  CHECK_FALSE(d.fixed_generator);
+}

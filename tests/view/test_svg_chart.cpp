@@ -260,6 +260,74 @@ TEST_CASE("histogram bars and markers") {
   }
 }
 
+TEST_CASE("chart grid: cells nested in place, headings, one point legend, blank cells") {
+  Heatmap h;
+  h.columns = h.rows = 4;
+  h.values.assign(16, 0.0);
+  for (int k = 0; k < 16; ++k) h.values[static_cast<std::size_t>(k)] = k;
+  h.legend = false;
+  h.plot_size = 200;
+  h.id = "a";
+  const std::string a = render_heatmap(h);
+  CHECK(a.find(">real data</text>") == std::string::npos);  // no legend of its own
+  h.id = "b";
+  const std::string b = render_heatmap(h);
+  Histogram hist;
+  hist.id = "c";
+  hist.title = "a histogram title far too long for a chart only three hundred and twenty wide";
+  hist.counts = {1, 2, 3};
+  const std::string c = render_histogram(hist);
+  CHECK(c.find("font-size=\"15\" text-anchor=\"start\" fill=\"#222222\" "
+               "font-weight=\"bold\">a histogram") == std::string::npos);   // shrunk to fit …
+  CHECK(c.find("…</text>") != std::string::npos);                           // … and cut short
+  CHECK(c.find("<title>" + hist.title + "</title>") != std::string::npos);  // whole in <title>
+  hist.title = "fc1 weights";
+  CHECK(render_histogram(hist).find("font-size=\"15\" text-anchor=\"start\" fill=\"#222222\" "
+                                    "font-weight=\"bold\">fc1 weights</text>") !=
+        std::string::npos);
+  hist.title = "weights of the critic’s layers, pooled, clipping c = 0.001";  // UTF-8 kept whole
+  const std::string cut = render_histogram(hist);
+  CHECK(check_markup(cut).ok);
+
+  ChartGrid g;
+  g.id = "grid";
+  g.title = "Figure <1a>";
+  g.columns = 2;
+  g.cells = {a, "", b, c};
+  g.row_titles = {"clipping", "penalty"};
+  g.column_titles = {"8 Gaussians", "Swiss roll"};
+  g.point_legend = true;
+  g.empty_text = "no run";
+  const std::string svg = render_chart_grid(g);
+  check_well_formed(svg);
+  CHECK(svg.find(">Figure &lt;1a&gt;</text>") != std::string::npos);
+  CHECK(count_of(svg, ">real data</text>") == 1);
+  CHECK(svg.find(">no run</text>") != std::string::npos);
+  for (const char* t : {">clipping</text>", ">penalty</text>", ">8 Gaussians</text>"})
+    CHECK_MESSAGE(svg.find(t) != std::string::npos, t);
+  // One root with class="chart"; the cells' roots became nested viewports.
+  CHECK(count_of(svg, "class=\"chart\"") == 1);
+  CHECK(count_of(svg, "<svg ") == 4);
+  CHECK(count_of(svg, "</svg>") == 4);
+  CHECK(svg.find("url(#a-bar)") != std::string::npos);
+  CHECK(svg.find("url(#b-bar)") != std::string::npos);
+  // A grid nests in a grid.
+  ChartGrid outer;
+  outer.id = "outer";
+  outer.columns = 2;
+  outer.cells = {svg, c};
+  check_well_formed(render_chart_grid(outer));
+
+  g.columns = 0;
+  CHECK_THROWS_WITH_AS(render_chart_grid(g), "chart grid needs columns >= 1: got 0",
+                       std::invalid_argument);
+  g.columns = 1;
+  g.cells = {"<g/>"};
+  CHECK_THROWS_WITH_AS(render_chart_grid(g),
+                       "chart grid cell 0 is not an <svg> with a width and a height",
+                       std::invalid_argument);
+}
+
 TEST_CASE("PNG export through librsvg") {
   const std::string png = svg_to_png(render_line_chart(two_series()), 2.0);
   REQUIRE(png.size() > 1000);

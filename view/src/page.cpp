@@ -2,83 +2,34 @@
 
 #include <view/page.hpp>
 
+#include "html_parts.hpp"
+
 #include <view/axis.hpp>
 #include <view/encoding.hpp>
 #include <view/png_export.hpp>
 #include <view/svg_chart.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
 
 namespace lipschitz::view {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::config_value;
+using detail::duration;
+using detail::evenly_spaced;
+using detail::fact;
+using detail::file_safe;
+using detail::objective_text;
+using detail::PageBuilder;
+using detail::sample_figure;
 
 std::string esc(const std::string& s) { return xml_escape(s); }
-
-/// A layer name as part of a file name and element id: [A-Za-z0-9_-], anything else '_'.
-std::string file_safe(std::string s) {
-  for (char& c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-')) c = '_';
-  return s;
-}
 std::string f3(double v) { return format_number(v, 3); }
 std::string f4(double v) { return format_number(v, 4); }
-
-/// "70.6 s", "2 min 37 s", "1 h 05 min".
-std::string duration(double seconds) {
-  if (!std::isfinite(seconds)) return "–";
-  if (seconds < 120) return format_number(seconds, 3) + " s";
-  const long long s = std::llround(seconds);
-  char buf[64];
-  if (s < 3600)
-    std::snprintf(buf, sizeof buf, "%lld min %02lld s", s / 60, s % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%lld h %02lld min", s / 3600, (s % 3600) / 60);
-  return buf;
-}
-
-std::string read_bytes(const std::string& path, bool& ok) {
-  std::ifstream in(path, std::ios::binary);
-  ok = static_cast<bool>(in);
-  if (!ok) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-/// Writes `content` to `path` through a temporary file in the same directory and a rename.
-void write_atomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(path + ": cannot write: " + std::strerror(errno));
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw std::runtime_error(path + ": write failed: " + std::strerror(errno));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    throw std::runtime_error(path + ": cannot replace: " + why);
-  }
-}
 
 /// The values of one key over the records, with their steps.
 struct Column {
@@ -124,22 +75,6 @@ double layer_value(const Record& r, const std::string& name, double LayerStats::
   return l ? l->*member : kMissing;
 }
 
-/// `count` indices spread evenly over [0, n), always including the first and the last.
-std::vector<std::size_t> evenly_spaced(std::size_t n, std::size_t count) {
-  std::vector<std::size_t> out;
-  if (n == 0 || count == 0) return out;
-  if (n <= count) {
-    for (std::size_t i = 0; i < n; ++i) out.push_back(i);
-    return out;
-  }
-  for (std::size_t k = 0; k < count; ++k) {
-    const std::size_t i =
-        count == 1 ? n - 1 : std::min(n - 1, (k * (n - 1) + (count - 1) / 2) / (count - 1));
-    if (out.empty() || out.back() != i) out.push_back(i);
-  }
-  return out;
-}
-
 /// Palette index for layer i, skipping black (kept for the network bound).
 int layer_colour(std::size_t i) {
   const int k = static_cast<int>(i % 7);
@@ -147,105 +82,6 @@ int layer_colour(std::size_t i) {
 }
 LineStyle layer_style(std::size_t i) {
   return (i / 7) % 2 == 1 ? LineStyle::kDashed : LineStyle::kSolid;
-}
-
-constexpr const char* kCss = R"CSS(
-:root { --ink: #1f2328; --muted: #5c6570; --line: #d8dde3; --bg: #f6f7f9; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 15px/1.45 "DejaVu Sans", Verdana, Helvetica, Arial, sans-serif; }
-main { max-width: 1360px; margin: 0 auto; padding: 20px 24px 40px; }
-header h1 { font-size: 24px; margin: 0 0 2px; word-break: break-all; }
-header .sub { color: var(--muted); margin: 0 0 14px; }
-.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(172px, 1fr)); gap: 10px;
-  margin: 0 0 18px; }
-.fact { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; }
-.fact .k { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
-.fact .v { font-size: 17px; font-weight: bold; }
-.fact .d { color: var(--muted); font-size: 12.5px; }
-.alerts { border-radius: 8px; padding: 12px 16px; margin: 0 0 22px; border: 1px solid; }
-.alerts h2 { margin: 0 0 6px; font-size: 17px; }
-.alerts.ok { background: #e9f6f0; border-color: #009E73; }
-.alerts.warn { background: #fff5e3; border-color: #E69F00; }
-.alerts.crit { background: #fdebe6; border-color: #D55E00; }
-.alerts ul { margin: 0; padding: 0; list-style: none; }
-.alerts li { padding: 5px 0; border-top: 1px solid rgba(0,0,0,.08); }
-.alerts li:first-child { border-top: none; }
-.alerts li.ended { color: var(--muted); }
-.badge { display: inline-block; min-width: 64px; text-align: center; font-size: 12px; font-weight: bold;
-  border-radius: 10px; padding: 1px 8px; margin-right: 6px; color: #fff; }
-.badge.warning { background: #b07400; }
-.badge.critical { background: #b84a00; }
-.badge.ended { background: #8a939c; }
-.kind { font-family: "DejaVu Sans Mono", monospace; font-size: 13.5px; }
-section { margin: 0 0 26px; }
-section > h2 { font-size: 19px; margin: 0 0 4px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
-section > p.note { color: var(--muted); margin: 6px 0 10px; max-width: 1000px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(560px, 1fr)); gap: 16px; }
-.grid.small { grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 12px; }
-figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px; }
-figure svg { display: block; width: 100%; height: auto; }
-figcaption { color: var(--muted); font-size: 13px; margin-top: 6px; }
-.samples { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
-figure.latest img { display: block; width: 100%; max-width: 512px; height: auto; margin: 0 auto; }
-.samples figure img { display: block; width: 260px; max-width: 100%; height: auto; image-rendering: auto; }
-table { border-collapse: collapse; background: #fff; border: 1px solid var(--line); font-size: 13.5px; }
-th, td { padding: 5px 10px; border-bottom: 1px solid #eceff2; text-align: right; white-space: nowrap; }
-th { background: #f0f2f5; font-weight: bold; }
-td.l, th.l { text-align: left; }
-details summary { cursor: pointer; color: var(--muted); margin: 4px 0 8px; }
-footer { color: var(--muted); font-size: 12.5px; border-top: 1px solid var(--line); padding-top: 10px; }
-code { font-family: "DejaVu Sans Mono", monospace; font-size: 13px; }
-)CSS";
-
-/// Collects charts and the sections' HTML.
-class PageBuilder {
- public:
-  explicit PageBuilder(std::vector<NamedChart>& charts) : charts_(charts) {}
-
-  void begin_section(const std::string& id, const std::string& title,
-                     const std::string& note = "") {
-    section_ = title;
-    html_ += "<section id=\"" + esc(id) + "\">\n<h2>" + esc(title) + "</h2>\n";
-    if (!note.empty()) html_ += "<p class=\"note\">" + note + "</p>\n";
-  }
-  void end_section() { html_ += "</section>\n"; }
-  void raw(const std::string& h) { html_ += h; }
-
-  /// A chart in a figure with a caption (HTML).
-  void figure(const std::string& name, const std::string& title, const std::string& svg,
-              const std::string& caption) {
-    charts_.push_back({name, title, section_, svg});
-    html_ += "<figure>\n" + svg;
-    if (!caption.empty()) html_ += "<figcaption>" + caption + "</figcaption>\n";
-    html_ += "</figure>\n";
-  }
-  const std::string& html() const { return html_; }
-
- private:
-  std::vector<NamedChart>& charts_;
-  std::string html_;
-  std::string section_;
-};
-
-std::string fact(const std::string& key, const std::string& value, const std::string& detail = "") {
-  return "<div class=\"fact\"><div class=\"k\">" + esc(key) + "</div><div class=\"v\">" +
-         esc(value) + "</div>" +
-         (detail.empty() ? "" : "<div class=\"d\">" + esc(detail) + "</div>") + "</div>\n";
-}
-
-std::string config_value(const RunConfig& c, const std::string& key) {
-  for (const auto& [k, v] : c.entries)
-    if (k == key) return v;
-  return "";
-}
-
-std::string objective_text(const RunConfig& c) {
-  if (c.objective == "wgan-gp")
-    return "WGAN-GP (λ = " + f3(c.lambda) + (c.one_sided ? ", one-sided" : "") + ")";
-  if (c.objective == "wgan") return "WGAN (clip c = " + f3(c.clip) + ")";
-  if (c.objective == "gan") return "GAN";
-  return c.objective.empty() ? "–" : c.objective;
 }
 
 std::string header_html(const RunData& run, const Record& last) {
@@ -363,15 +199,6 @@ std::string layer_table(const Record& last, const RunConfig& c) {
   }
   h += "</table>\n";
   return h;
-}
-
-std::string sample_figure(const std::string& path, const std::string& caption, bool latest) {
-  bool ok = false;
-  const std::string bytes = read_bytes(path, ok);
-  if (!ok || bytes.size() < 8 || bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0) return "";
-  return std::string("<figure") + (latest ? " class=\"latest\"" : "") + "><img src=\"" +
-         data_uri("image/png", bytes) + "\" alt=\"" + esc(caption) + "\"><figcaption>" +
-         esc(caption) + "</figcaption></figure>\n";
 }
 
 }  // namespace
@@ -725,32 +552,19 @@ Page build_page(const RunData& run, const std::vector<Alert>& alerts, const View
                 "</td></tr>\n";
   settings += "</table>\n</details>\n</section>\n";
 
-  std::string html =
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-      esc(fs::path(run.dir).lexically_normal().filename().string()) +
-      " · lipschitz view</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n<main>\n";
-  html += header_html(run, last);
-  html += alerts_html(alerts);
-  html += b.html();
-  html += settings;
-  html +=
+  std::string body = header_html(run, last);
+  body += alerts_html(alerts);
+  body += b.html();
+  body += settings;
+  body +=
       "<footer>Written by <code>lipschitz view</code> at " + esc(generated_at) + " from " +
       std::to_string(recs.size()) + " records of <code>metrics.jsonl</code>" +
       (run.truncated_last_line ? " (its last line was still being written)" : "") + "; " +
       std::to_string(page.charts.size()) +
       " charts, also in <code>charts/</code>. How to read them: <code>docs/monitoring.md</code>, "
-      "<code>docs/view.md</code>.</footer>\n</main>\n";
-  // Only for tests in a browser: how many charts the browser actually laid out with marks in them.
-  // The charts themselves need no script.
-  html +=
-      "<script>\n(function () {\n  var n = 0;\n"
-      "  document.querySelectorAll('svg.chart').forEach(function (svg) {\n"
-      "    var g = svg.querySelector('g.data');\n"
-      "    if (!g || g.childElementCount === 0) return;\n"
-      "    var box = g.getBBox();\n"
-      "    if (box.width > 0 && box.height > 0) n++;\n  });\n"
-      "  document.body.dataset.charts = String(n);\n})();\n</script>\n</body>\n</html>\n";
+      "<code>docs/view.md</code>.</footer>\n";
+  std::string html = detail::html_document(
+      fs::path(run.dir).lexically_normal().filename().string() + " · lipschitz view", body);
   page.html = std::move(html);
   return page;
 }
@@ -762,35 +576,19 @@ ViewResult write_view(const std::string& run_dir, const ViewOptions& options) {
   result.records = run.records.size();
   result.truncated_last_line = run.truncated_last_line;
 
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", &utc);
-  const Page page = build_page(run, result.alerts, options, stamp);
+  const Page page = build_page(run, result.alerts, options, detail::utc_timestamp());
   result.charts = page.charts.size();
 
   const fs::path html_path =
       options.output.empty() ? fs::path(run_dir) / "view.html" : fs::path(options.output);
   result.html_path = html_path.string();
-  if (options.chart_files) {
-    const fs::path dir =
-        html_path.parent_path().empty() ? fs::path("charts") : html_path.parent_path() / "charts";
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw std::runtime_error(dir.string() + ": cannot create: " + ec.message());
-    for (const NamedChart& c : page.charts) {
-      const std::string svg_path = (dir / (c.name + ".svg")).string();
-      write_atomically(svg_path, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" + c.svg);
-      result.chart_files.push_back(svg_path);
-      if (options.png) {
-        const std::string png_path = (dir / (c.name + ".png")).string();
-        write_atomically(png_path, svg_to_png(c.svg, options.png_scale));
-        result.chart_files.push_back(png_path);
-      }
-    }
-  }
-  write_atomically(result.html_path, page.html);
+  if (options.chart_files)
+    result.chart_files = detail::write_chart_files(
+        page.charts,
+        (html_path.parent_path().empty() ? fs::path("charts") : html_path.parent_path() / "charts")
+            .string(),
+        "", options.png, options.png_scale);
+  detail::write_atomically(result.html_path, page.html);
   return result;
 }
 

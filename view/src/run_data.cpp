@@ -210,6 +210,12 @@ const LayerStats* Record::layer(const std::string& name) const {
   return nullptr;
 }
 
+double EvalRecord::value(const std::string& key) const {
+  for (const auto& [k, v] : scalars)
+    if (k == key) return v;
+  return kMissing;
+}
+
 bool RunConfig::is_toy() const {
   return data == "8gaussians" || data == "25gaussians" || data == "swissroll";
 }
@@ -327,6 +333,10 @@ RunConfig read_config(const std::string& path) {
   c.steps = static_cast<long long>(number_field(j, "steps", 0));
   c.monitor_every = static_cast<long long>(number_field(j, "monitor_every", 0));
   c.monitor_batch = static_cast<long long>(number_field(j, "monitor_batch", 0));
+  c.depth = static_cast<long long>(number_field(j, "depth", 0));
+  c.width = static_cast<long long>(number_field(j, "width", 0));
+  if (const auto it = j.find("fixed_generator"); it != j.end() && it->is_boolean())
+    c.fixed_generator = it->get<bool>();
   if (const auto it = j.find("one_sided"); it != j.end() && it->is_boolean())
     c.one_sided = it->get<bool>();
   for (const auto& [key, v] : j.items()) c.entries.emplace_back(key, compact_text(v));
@@ -377,6 +387,29 @@ CriticSurface read_surface(const std::string& path) {
   }
 }
 
+EvalRecord read_eval(const std::string& path, long long fallback_step) {
+  const Json j = parse_json_file(path);
+  if (!j.is_object()) throw RunFormatError(path + ": must hold a JSON object");
+  EvalRecord e;
+  const auto step = j.find("step");
+  e.step = step != j.end() && step->is_number_integer() ? step->get<long long>() : fallback_step;
+  // Keys the view draws: anything else that is not a number (data, classifier_path, the
+  // per-mode counts) is passed over.
+  static const char* const kNumeric[] = {"frechet_distance", "inception_score", "modes_covered",
+                                         "high_quality_fraction", "sliced_wasserstein"};
+  try {
+    for (const auto& [key, v] : j.items()) {
+      const bool documented =
+          std::find(std::begin(kNumeric), std::end(kNumeric), key) != std::end(kNumeric);
+      if (key != "step" && (v.is_number() || v.is_null() || documented))
+        e.scalars.emplace_back(key, number_or_null(v, key));
+    }
+  } catch (const std::invalid_argument& ex) {
+    throw RunFormatError(path + ": " + ex.what());
+  }
+  return e;
+}
+
 RunData read_run(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw RunFormatError(dir + ": no such directory");
@@ -416,6 +449,15 @@ RunData read_run(const std::string& dir) {
     std::sort(run.samples.begin(), run.samples.end(), by_step);
     std::sort(run.surfaces.begin(), run.surfaces.end(), by_step);
   }
+  static const std::regex eval_json(R"(eval_step_(\d{1,18})\.json)");
+  for (const auto& entry : fs::directory_iterator(root, ec)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file(ec) && std::regex_match(name, m, eval_json))
+      run.evals.push_back({std::stoll(m[1].str()), entry.path().string()});
+  }
+  std::sort(run.evals.begin(), run.evals.end(),
+            [](const EvalFile& a, const EvalFile& b) { return a.step < b.step; });
   return run;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <iterator>
 #include <stdexcept>
@@ -70,8 +71,26 @@ std::string text(double x, double y, const std::string& content, double size,
          (extra.empty() ? "" : " " + extra) + ">" + xml_escape(content) + "</text>\n";
 }
 
-std::string title_text(double x, const std::string& title) {
-  return title.empty() ? "" : text(x, 21, title, kTitleSize, "start", kInk, "font-weight=\"bold\"");
+/// The chart's title; when `max_width` > 0 and the title is wider, its font shrinks to fit, and
+/// below 10 units the title is cut short with "…". Bold text runs about 10 % wider than
+/// text_width's estimate.
+std::string title_text(double x, const std::string& title, double max_width = 0) {
+  if (title.empty()) return "";
+  constexpr double kMinSize = 10;
+  const auto width = [](const std::string& t, double size) { return 1.1 * text_width(t, size); };
+  double size = kTitleSize;
+  std::string shown = title;
+  if (max_width > 0 && width(title, kTitleSize) > max_width) {
+    size = std::max(kMinSize, kTitleSize * max_width / width(title, kTitleSize));
+    while (!shown.empty() && width(shown + "…", size) > max_width) {
+      // Drop the last UTF-8 character: its continuation bytes, then its first byte.
+      while (!shown.empty() && (static_cast<unsigned char>(shown.back()) & 0xC0) == 0x80)
+        shown.pop_back();
+      if (!shown.empty()) shown.pop_back();
+    }
+    if (width(title, size) > max_width) shown += "…";  // the full title stays in <title>
+  }
+  return text(x, 21, shown, size, "start", kInk, "font-weight=\"bold\"");
 }
 
 std::string dash_array(LineStyle style) {
@@ -529,6 +548,27 @@ std::string triangle_d(double x, double y, double r) {
          num(-1.732 * r) + "z";
 }
 
+/// The legend of the heatmap's two point sets.
+std::vector<LegendEntry> point_legend_entries(const std::string& real_label,
+                                              const std::string& fake_label) {
+  return {{real_label, "<path d=\"" + circle_d(12, 0, 3.6) +
+                           "\" fill=\"#ffffff\" stroke=\"#000000\" stroke-width=\"1\"/>"},
+          {fake_label, "<path d=\"" + triangle_d(12, 1, 4.4) +
+                           "\" fill=\"#D55E00\" stroke=\"#000000\" stroke-width=\"0.6\"/>"}};
+}
+
+/// The width and height attributes of an `<svg>` root written by svg_open; 0 when absent.
+std::pair<double, double> root_size(const std::string& svg) {
+  const std::size_t end = svg.find('>');
+  const std::string root = svg.substr(0, end);
+  const auto attribute = [&root](const char* name) {
+    const std::string key = std::string(" ") + name + "=\"";
+    const std::size_t at = root.find(key);
+    return at == std::string::npos ? 0.0 : std::strtod(root.c_str() + at + key.size(), nullptr);
+  };
+  return {attribute("width"), attribute("height")};
+}
+
 }  // namespace
 
 std::string render_heatmap(const Heatmap& h) {
@@ -562,11 +602,8 @@ std::string render_heatmap(const Heatmap& h) {
 
   const double left = 30 + tick_w + 8;
   const double title_h = h.title.empty() ? 8 : 32;
-  std::vector<LegendEntry> entries{
-      {h.real_label, "<path d=\"" + circle_d(12, 0, 3.6) +
-                         "\" fill=\"#ffffff\" stroke=\"#000000\" stroke-width=\"1\"/>"},
-      {h.fake_label, "<path d=\"" + triangle_d(12, 1, 4.4) +
-                         "\" fill=\"#D55E00\" stroke=\"#000000\" stroke-width=\"0.6\"/>"}};
+  const std::vector<LegendEntry> entries =
+      h.legend ? point_legend_entries(h.real_label, h.fake_label) : std::vector<LegendEntry>{};
   const double bar_x = left + h.plot_size + 18, bar_w = 16;
   const double width = bar_x + bar_w + 6 + bar_label_w + 30;
   const auto [legend_svg, legend_h] = legend(entries, left, title_h, width - 10);
@@ -719,7 +756,7 @@ std::string render_histogram(const Histogram& h) {
   const auto py = [&](double c) { return f.bottom() - (c - yt.lo) / (yt.hi - yt.lo) * f.height; };
 
   std::string s = svg_open(h.id, h.width, h.height, h.title);
-  s += title_text(left, h.title);
+  s += title_text(left, h.title, h.width - left - 4);
   s += "<g class=\"grid\" stroke=\"" + std::string(kGrid) + "\">\n";
   for (double v : yt.values)
     s += "<line x1=\"" + num(f.left) + "\" x2=\"" + num(f.right()) + "\" y1=\"" + num(py(v)) +
@@ -757,6 +794,84 @@ std::string render_histogram(const Histogram& h) {
   s += "</g>\n";
   if (!h.x_label.empty())
     s += text(f.left + f.width / 2, h.height - 7, h.x_label, kLabelSize, "middle", kInk);
+  s += "</svg>\n";
+  return s;
+}
+
+std::string render_chart_grid(const ChartGrid& g) {
+  if (g.columns < 1)
+    throw std::invalid_argument("chart grid needs columns >= 1: got " + std::to_string(g.columns));
+  const std::size_t cols = static_cast<std::size_t>(g.columns);
+  const std::size_t rows = (g.cells.size() + cols - 1) / cols;
+  std::vector<std::pair<double, double>> sizes;
+  std::vector<double> col_w(cols, 0), row_h(rows, 0);
+  for (std::size_t k = 0; k < g.cells.size(); ++k) {
+    const auto size = g.cells[k].empty() ? std::pair<double, double>{0, 0} : root_size(g.cells[k]);
+    if (!g.cells[k].empty() && !(size.first > 0 && size.second > 0))
+      throw std::invalid_argument("chart grid cell " + std::to_string(k) +
+                                  " is not an <svg> with a width and a height");
+    sizes.push_back(size);
+    col_w[k % cols] = std::max(col_w[k % cols], size.first);
+    row_h[k / cols] = std::max(row_h[k / cols], size.second);
+  }
+  // A column or row of blank cells only still takes room, like its neighbours.
+  double widest = 0, tallest = 0;
+  for (double w : col_w) widest = std::max(widest, w);
+  for (double h : row_h) tallest = std::max(tallest, h);
+  for (double& w : col_w) w = w > 0 ? w : widest;
+  for (double& h : row_h) h = h > 0 ? h : tallest;
+
+  const double gap = 14, margin = 10;
+  const bool row_heads = !g.row_titles.empty(), col_heads = !g.column_titles.empty();
+  const double left = margin + (row_heads ? 26 : 0);
+  double width = left + margin;
+  for (double w : col_w) width += w;
+  width += gap * static_cast<double>(cols - 1);
+  const double title_h = g.title.empty() ? 4 : 32;
+  const auto [legend_svg, legend_h] =
+      g.point_legend
+          ? legend(point_legend_entries(g.real_label, g.fake_label), left, title_h, width - margin)
+          : std::pair<std::string, double>{"", 0};
+  const double top = title_h + legend_h + (col_heads ? 26 : 4);
+  double height = top + margin;
+  for (double h : row_h) height += h;
+  height += gap * static_cast<double>(rows > 0 ? rows - 1 : 0);
+
+  std::vector<double> col_x(cols), row_y(rows);
+  for (std::size_t j = 0; j < cols; ++j)
+    col_x[j] = j == 0 ? left : col_x[j - 1] + col_w[j - 1] + gap;
+  for (std::size_t i = 0; i < rows; ++i)
+    row_y[i] = i == 0 ? top : row_y[i - 1] + row_h[i - 1] + gap;
+
+  std::string s = svg_open(g.id, width, height, g.title);
+  if (!g.title.empty())
+    s += text(left, 22, g.title, kTitleSize + 2, "start", kInk, "font-weight=\"bold\"");
+  s += legend_svg;
+  for (std::size_t j = 0; j < cols && j < g.column_titles.size(); ++j)
+    s += text(col_x[j] + col_w[j] / 2, top - 8, g.column_titles[j], kTitleSize, "middle", kInk,
+              "font-weight=\"bold\"");
+  for (std::size_t i = 0; i < rows && i < g.row_titles.size(); ++i)
+    s += "<text transform=\"translate(" + num(margin + 12) + " " + num(row_y[i] + row_h[i] / 2) +
+         ") rotate(-90)\" font-size=\"" + num(kTitleSize) + "\" font-weight=\"bold\" " +
+         "text-anchor=\"middle\" fill=\"" + kInk + "\">" + xml_escape(g.row_titles[i]) +
+         "</text>\n";
+  for (std::size_t k = 0; k < g.cells.size(); ++k) {
+    const std::size_t i = k / cols, j = k % cols;
+    if (g.cells[k].empty()) {
+      if (!g.empty_text.empty())
+        s += text(col_x[j] + col_w[j] / 2, row_y[i] + row_h[i] / 2, g.empty_text, kLabelSize,
+                  "middle", kAxisInk);
+      continue;
+    }
+    const auto [w, h] = sizes[k];
+    const std::string& cell = g.cells[k];
+    // The cell's root becomes a nested viewport at its place, at the left of its column (the
+    // plots of a column then line up when their axes' labels are alike).
+    s += "<svg x=\"" + num(col_x[j]) + "\" y=\"" + num(row_y[i]) + "\" width=\"" + num(w) +
+         "\" height=\"" + num(h) + "\" viewBox=\"0 0 " + num(w) + " " + num(h) + "\">" +
+         cell.substr(cell.find('>') + 1);
+    if (s.back() != '\n') s += '\n';
+  }
   s += "</svg>\n";
   return s;
 }

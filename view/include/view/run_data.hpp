@@ -100,6 +100,9 @@ struct RunConfig {
   long long steps = 0;           ///< generator updates in total
   long long monitor_every = 0;   ///< steps between records
   long long monitor_batch = 0;   ///< samples per record
+  long long depth = 0;  ///< MLP hidden layers (the critic has depth + 1 linear maps); 0 if absent
+  long long width = 0;  ///< MLP hidden units, or DCGAN base channels; 0 if absent
+  bool fixed_generator = false;  ///< critic trained against data + noise (Figure 1a), no generator
   /// Every key of config.json in file order, its value as compact text ("0.0001", "true").
   std::vector<std::pair<std::string, std::string>> entries;
 
@@ -146,6 +149,23 @@ struct CriticSurface {
   std::vector<std::pair<double, double>> fake;  ///< generated points (x, y)
 };
 
+/// A file `eval_step_N.json` in the run directory: the JSON that `lipschitz eval RUN --json`
+/// printed for the checkpoint at step N (docs/training.md, "lipschitz eval").
+struct EvalFile {
+  long long step = 0;  ///< from the file name
+  std::string path;
+};
+
+/// One evaluation of a run's generator: every top-level number of an eval file
+/// ("modes_covered", "high_quality_fraction", "frechet_distance", "inception_score", …).
+struct EvalRecord {
+  long long step = 0;  ///< the file's "step", else the step in its name
+  std::vector<std::pair<std::string, double>> scalars;  ///< in file order; `null` reads as NaN
+
+  /// The scalar `key`, NaN when the file does not have it.
+  double value(const std::string& key) const;
+};
+
 /// The records of a `metrics.jsonl`.
 struct MetricsFile {
   std::vector<Record> records;
@@ -163,6 +183,7 @@ struct RunData {
   std::vector<SampleImage> samples;   ///< `samples/step_N.png`, by increasing step
   std::string latest_sample;          ///< `samples/latest.png`, or empty
   std::vector<SurfaceFile> surfaces;  ///< `samples/surface_step_N.json`, by increasing step
+  std::vector<EvalFile> evals;        ///< `eval_step_N.json` in the run directory, by step
 };
 
 /// Parses one record (one line of metrics.jsonl). Throws std::invalid_argument saying what is
@@ -184,10 +205,15 @@ RunSummary read_summary(const std::string& path);
 /// problem (missing keys, `values` not R·R numbers, an empty or reversed range).
 CriticSurface read_surface(const std::string& path);
 
-/// Reads a run directory: config.json and metrics.jsonl are required, summary.json and
-/// samples/ optional. Throws RunFormatError when `dir` is not a run directory ("DIR: not a run
-/// directory (no config.json)"), when metrics.jsonl is missing or holds no record, and for any
-/// malformed file.
+/// Reads an eval file. Throws RunFormatError naming the file for one that is unreadable, not a
+/// JSON object, or has a string where a number belongs. `fallback_step` is used when the file
+/// has no integer "step".
+EvalRecord read_eval(const std::string& path, long long fallback_step = 0);
+
+/// Reads a run directory: config.json and metrics.jsonl are required, summary.json, samples/
+/// and eval_step_N.json files optional. Throws RunFormatError when `dir` is not a run directory
+/// ("DIR: not a run directory (no config.json)"), when metrics.jsonl is missing or holds no record,
+/// and for any malformed file.
 RunData read_run(const std::string& dir);
 
 }  // namespace lipschitz::view

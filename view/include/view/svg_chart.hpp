@@ -113,6 +113,7 @@ struct Heatmap {
   std::vector<std::pair<double, double>> fake;  ///< drawn as vermillion triangles
   std::string real_label = "real data";
   std::string fake_label = "generated";
+  bool legend = true;            ///< the legend of the two point sets above the plot
   int contour_levels = 8;        ///< about this many contour lines (nice values); 0: none
   std::size_t max_points = 600;  ///< per point set; more are thinned evenly
   double plot_size = 440;        ///< side of the square plot, in viewBox units
@@ -131,6 +132,26 @@ struct Histogram {
   int colour = 0;  ///< palette index of the bars
   double width = 320;
   double height = 210;
+};
+
+/// Several charts as one SVG: a figure of panels, as in Gulrajani et al. (2017), Figure 1a (data
+/// sets across, objectives down). Each cell is an `<svg>` returned by one of the render_*
+/// functions (a ChartGrid too), nested at its place; the ids of the cells must differ (they
+/// prefix the cells' internal ids). A column is as wide as its widest cell, a row as tall as its
+/// tallest; a smaller cell sits at the top left of its place.
+struct ChartGrid {
+  std::string id = "grid";
+  std::string title;
+  int columns = 1;                         ///< cells per row, ≥ 1
+  std::vector<std::string> cells;          ///< row-major; an empty string is a blank cell
+  std::vector<std::string> column_titles;  ///< headings above the columns (bold); may be empty
+  std::vector<std::string> row_titles;     ///< headings left of the rows (rotated); may be empty
+  /// One legend of the heatmap point sets under the title (for cells drawn without their own:
+  /// Heatmap::legend = false).
+  bool point_legend = false;
+  std::string real_label = "real data";
+  std::string fake_label = "generated";
+  std::string empty_text;  ///< written in the middle of a blank cell, e.g. "no run"
 };
 
 /// Colour `index` of the Okabe–Ito palette as "#rrggbb", in the order blue, orange, bluish
@@ -153,6 +174,10 @@ std::string render_heatmap(const Heatmap& heatmap);
 
 /// The histogram. Throws std::invalid_argument for no bins or max < min.
 std::string render_histogram(const Histogram& histogram);
+
+/// The grid as one `<svg>` element. Throws std::invalid_argument for columns < 1 or a cell that
+/// is not an `<svg>` with a width and a height.
+std::string render_chart_grid(const ChartGrid& grid);
 
 /// viridis(t) for t in [0, 1] (clamped) as 8-bit red, green, blue.
 void viridis(double t, unsigned char rgb[3]);
