@@ -236,7 +236,8 @@ TEST_CASE("eval files: listed by step, every number read") {
              "\"classifier_path\": \"/c.pt\", \"frechet_distance\": 120.5, "
              "\"inception_score\": null, \"seconds\": 3}\n");
   write_text(dir + "/eval_step_0000100.json", "{\"frechet_distance\": 300}\n");
-  write_text(dir + "/eval_step_x.json", "{}");  // not an eval file's name: ignored
+  write_text(dir + "/eval_step_x.json", "{}");      // not an eval file's name: ignored
+  write_text(dir + "/eval_step_0000300.json", "");  // being written by `lipschitz eval > FILE`
   const RunData run = read_run(dir);
   REQUIRE(run.evals.size() == 2);
   CHECK(run.evals[0].step == 100);

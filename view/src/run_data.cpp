@@ -453,7 +453,9 @@ RunData read_run(const std::string& dir) {
   for (const auto& entry : fs::directory_iterator(root, ec)) {
     std::smatch m;
     const std::string name = entry.path().filename().string();
-    if (entry.is_regular_file(ec) && std::regex_match(name, m, eval_json))
+    // An empty file is one that `lipschitz eval RUN --json > FILE` has not written yet.
+    if (entry.is_regular_file(ec) && std::regex_match(name, m, eval_json) &&
+        entry.file_size(ec) > 0 && !ec)
       run.evals.push_back({std::stoll(m[1].str()), entry.path().string()});
   }
   std::sort(run.evals.begin(), run.evals.end(),

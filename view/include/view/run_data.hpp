@@ -183,7 +183,9 @@ struct RunData {
   std::vector<SampleImage> samples;   ///< `samples/step_N.png`, by increasing step
   std::string latest_sample;          ///< `samples/latest.png`, or empty
   std::vector<SurfaceFile> surfaces;  ///< `samples/surface_step_N.json`, by increasing step
-  std::vector<EvalFile> evals;        ///< `eval_step_N.json` in the run directory, by step
+  /// `eval_step_N.json` in the run directory, by step; empty files (still being written) are
+  /// left out.
+  std::vector<EvalFile> evals;
 };
 
 /// Parses one record (one line of metrics.jsonl). Throws std::invalid_argument saying what is
