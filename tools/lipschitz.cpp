@@ -26,6 +26,7 @@ const char* const kUsage =
     "  report   per-layer norms and network Lipschitz bounds of a model (TorchScript, ONNX,\n"
     "           checkpoint)\n"
     "  view     a training run as one HTML page: charts, samples, stability alerts\n"
+    "           (--compare RUN...: several runs in one figure)\n"
     "  help     this text; 'lipschitz <command> --help' for a command's options\n"
     "\n"
     "Other commands run the program lipschitz-<command> installed beside this one.\n"
