@@ -24,5 +24,6 @@ print("  critic upper bound (product of the certified layer bounds): %.6g" % r["
 print("  gradient norm at interpolates: mean %.4f, max %.4f" % (r["grad_norm_mean"], r["grad_norm_max"]))
 PY
 echo
+echo "The run as one page (charts, samples, alerts): $run/view.html"
 echo "Samples: $run/samples/latest.png   Metrics: $run/metrics.jsonl, $run/metrics.csv"
 echo "A single layer's spectrum: build/bin/lipschitz conv --example [--padding-mode circular --all]"
