@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <gan/image_data.hpp>
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,7 +17,7 @@
 
 using namespace lipschitz::gan;
 namespace fs = std::filesystem;
-using lipschitz::gan::testing::TempDir;
+using lipschitz::testing::TempDir;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <stb_image.h>
 #include <unistd.h>
 #include <gan/png_writer.hpp>
-#include "temp_dir.hpp"
+#include "../temp_dir.hpp"
 
 #include <algorithm>
 #include <array>
@@ -18,7 +18,7 @@
 
 using namespace lipschitz::gan;
 namespace fs = std::filesystem;
-using lipschitz::gan::testing::TempDir;
+using lipschitz::testing::TempDir;
 
 namespace {
 

@@ -4,6 +4,8 @@
 
 #include <view/png_export.hpp>
 
+#include "../temp_dir.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,28 +18,7 @@
 
 namespace lipschitz::view::testing {
 
-/// A fresh directory under the system's temp directory, removed with everything in it.
-class TempDir {
- public:
-  /// `name` should say which test owns it; the process id keeps parallel runs apart.
-  explicit TempDir(const std::string& name)
-      : path_(std::filesystem::temp_directory_path() /
-              ("lipschitz_view_" + name + "_" + std::to_string(::getpid()))) {
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using lipschitz::testing::TempDir;
 
 inline void write_text(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

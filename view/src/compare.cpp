@@ -22,6 +22,8 @@ namespace lipschitz::view {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::column;
+using detail::Column;
 using detail::config_value;
 using detail::duration;
 using detail::fact;
@@ -150,18 +152,6 @@ std::vector<LabelParts> label_parts(const std::vector<RunConfig>& configs) {
 // ---------------------------------------------------------------------------------------------
 // Columns of records
 
-struct Column {
-  std::vector<double> x, y;
-};
-
-Column column(const std::vector<Record>& records, const std::function<double(const Record&)>& get) {
-  Column c;
-  for (const Record& r : records) {
-    c.x.push_back(static_cast<double>(r.step));
-    c.y.push_back(get(r));
-  }
-  return c;
-}
 
 /// One series per run (empty for a run without the values), so a run keeps its colour in every
 /// chart: series i takes palette colour i.

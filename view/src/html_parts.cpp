@@ -24,6 +24,15 @@
 #include <stdexcept>
 
 namespace lipschitz::view::detail {
+
+Column column(const std::vector<Record>& records, const std::function<double(const Record&)>& get) {
+  Column c;
+  for (const Record& r : records) {
+    c.x.push_back(static_cast<double>(r.step));
+    c.y.push_back(get(r));
+  }
+  return c;
+}
 namespace {
 
 namespace fs = std::filesystem;

@@ -7,10 +7,17 @@
 #include <view/run_data.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace lipschitz::view::detail {
+
+/// The values of one quantity over the records, with their steps (x: step).
+struct Column {
+  std::vector<double> x, y;
+};
+Column column(const std::vector<Record>& records, const std::function<double(const Record&)>& get);
 
 /// A name as part of a file name and element id: [A-Za-z0-9_-], anything else '_'.
 std::string file_safe(std::string s);

@@ -18,6 +18,8 @@ namespace lipschitz::view {
 namespace {
 
 namespace fs = std::filesystem;
+using detail::column;
+using detail::Column;
 using detail::config_value;
 using detail::duration;
 using detail::evenly_spaced;
@@ -31,19 +33,6 @@ std::string esc(const std::string& s) { return xml_escape(s); }
 std::string f3(double v) { return format_number(v, 3); }
 std::string f4(double v) { return format_number(v, 4); }
 
-/// The values of one key over the records, with their steps.
-struct Column {
-  std::vector<double> x, y;
-};
-
-Column column(const std::vector<Record>& records, const std::function<double(const Record&)>& get) {
-  Column c;
-  for (const Record& r : records) {
-    c.x.push_back(static_cast<double>(r.step));
-    c.y.push_back(get(r));
-  }
-  return c;
-}
 
 Column key_column(const std::vector<Record>& records, const std::string& key) {
   return column(records, [&key](const Record& r) { return r.value(key); });

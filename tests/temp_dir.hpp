@@ -1,5 +1,5 @@
 #pragma once
-// Test fixture shared by the gan tests: a fresh directory under the system's temp directory,
+// Test fixture shared by the gan and view tests: a fresh directory under the system's temp directory,
 // removed with everything in it.
 
 #include <unistd.h>
@@ -8,14 +8,14 @@
 #include <string>
 #include <system_error>
 
-namespace lipschitz::gan::testing {
+namespace lipschitz::testing {
 
 class TempDir {
  public:
   /// `name` should say which test owns it; the process id keeps parallel runs apart.
   explicit TempDir(const std::string& name)
       : path_(std::filesystem::temp_directory_path() /
-              ("lipschitz_gan_" + name + "_" + std::to_string(::getpid()))) {
+              ("lipschitz_" + name + "_" + std::to_string(::getpid()))) {
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -33,4 +33,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace lipschitz::gan::testing
+}  // namespace lipschitz::testing
