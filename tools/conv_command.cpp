@@ -97,6 +97,12 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
                 static_cast<long long>(r.circular.pruned),
                 static_cast<long long>(r.circular.settled),
                 static_cast<long long>(r.circular.resolved));
+  if (r.circular.lanczos > 0)
+    std::printf(
+        "\n                          solved blocks: %lld by Lanczos + Cholesky test, %lld by exact "
+        "eigen-solve",
+        static_cast<long long>(r.circular.lanczos),
+        static_cast<long long>(r.circular.resolved - r.circular.lanczos));
   if (r.method == ConvMethod::torus_bound)
     std::printf(
         "\n                          lower bound from %d Lanczos steps on the true operator",
@@ -168,6 +174,7 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
     j.key("pruned").value(static_cast<long long>(r.circular.pruned));
     j.key("settled").value(static_cast<long long>(r.circular.settled));
     j.key("solved").value(static_cast<long long>(r.circular.resolved));
+    j.key("lanczos").value(static_cast<long long>(r.circular.lanczos));
     j.end_object();
   }
   if (r.method == ConvMethod::torus_bound)

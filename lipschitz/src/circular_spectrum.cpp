@@ -43,17 +43,20 @@ RoundingMargin rounding_margin(const KernelSpectrum<T>& spectrum, Index rows, In
 namespace {
 
 // Blocks come row-major from KernelSpectrum; Gram matrices and their work copies are
-// column-major, the layout Eigen's eigen-solver and Cholesky are written for.
-template <class T>
-using Matrix = typename KernelSpectrum<T>::Matrix;
-template <class T>
-using Square = Eigen::Matrix<std::complex<T>, Eigen::Dynamic, Eigen::Dynamic>;
-template <class T>
-using Vector = Eigen::Matrix<std::complex<T>, Eigen::Dynamic, 1>;
+// column-major, the layout Eigen's eigen-solver and Cholesky are written for. S is the scalar:
+// std::complex<T> for most blocks, T for self-conjugate ones (KernelSpectrum::real_block).
+template <class S>
+using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class S>
+using Square = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+template <class S>
+using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+template <class S>
+using Real = typename Eigen::NumTraits<S>::Real;
 
 /// Lower triangle of the smaller Gram matrix: B Bᴴ if B is wide, Bᴴ B if tall.
-template <class T>
-void gram(const Matrix<T>& b, Square<T>& a) {
+template <class S>
+void gram(const Matrix<S>& b, Square<S>& a) {
   const Index d = std::min(b.rows(), b.cols());
   a.setZero(d, d);
   if (b.rows() <= b.cols())
@@ -63,25 +66,25 @@ void gram(const Matrix<T>& b, Square<T>& a) {
 }
 
 /// Largest eigenvalue of the Hermitian matrix whose lower triangle is `a`.
-template <class T>
-T largest_eigenvalue(const Square<T>& a) {
-  Eigen::SelfAdjointEigenSolver<Square<T>> es(a, Eigen::EigenvaluesOnly);
+template <class S>
+Real<S> largest_eigenvalue(const Square<S>& a) {
+  Eigen::SelfAdjointEigenSolver<Square<S>> es(a, Eigen::EigenvaluesOnly);
   return es.eigenvalues().maxCoeff();
 }
 
 /// Power iteration on BᴴB started from the largest row of B; returns ‖B v‖/‖v‖ ≤ σ₁(B).
-template <class T>
-T power_lower_bound(const Matrix<T>& b, int steps, Vector<T>& v) {
+template <class S>
+Real<S> power_lower_bound(const Matrix<S>& b, int steps, Vector<S>& v) {
   if (v.size() != b.cols()) {
     Index r = 0;
     b.rowwise().squaredNorm().maxCoeff(&r);
     v = b.row(r).adjoint();
   }
-  Vector<T> w;
-  T value = 0;
+  Vector<S> w;
+  Real<S> value = 0;
   for (int k = 0; k <= steps; ++k) {
-    const T nv = v.norm();
-    if (!(nv > 0)) return T(0);
+    const Real<S> nv = v.norm();
+    if (!(nv > 0)) return Real<S>(0);
     v /= nv;
     w.noalias() = b * v;
     value = w.norm();
@@ -90,22 +93,75 @@ T power_lower_bound(const Matrix<T>& b, int steps, Vector<T>& v) {
   return value;
 }
 
+/// Lanczos with full reorthogonalisation on the Hermitian PSD Gram matrix `a` (lower triangle)
+/// of the block `b`: an estimate of its top eigenpair in O(d²) per step instead of an
+/// eigen-solve's O(d³). Stops once the top Ritz value grew by ≤ `rel_growth` (relative) in a
+/// step, or after `max_steps`. Returns ‖B y‖/‖y‖ (or ‖Bᴴ y‖/‖y‖ for a wide block, whose Gram
+/// matrix is B Bᴴ) for the final Ritz vector y, evaluated explicitly: a lower bound on σ₁(B)
+/// however the iteration went. It certifies nothing above; the Cholesky test that follows does.
+template <class S>
+Real<S> lanczos_lower_bound(const Matrix<S>& b, const Square<S>& a, double rel_growth,
+                            int max_steps) {
+  using R = Real<S>;
+  const Index d = a.rows();
+  const Index steps_cap = std::max<Index>(1, std::min<Index>(max_steps, d));
+  const auto h = a.template selfadjointView<Eigen::Lower>();
+  Square<S> q(d, steps_cap);
+  {
+    // Start from the column of A with the largest diagonal entry (A e_r, a step of power
+    // iteration from the most energetic coordinate): never orthogonal to the top eigenspace
+    // unless A e_r is, and already leaning towards it.
+    Index r = 0;
+    a.diagonal().real().maxCoeff(&r);
+    q.col(0) = h * Vector<S>::Unit(d, r);
+    const R n0 = q.col(0).norm();
+    if (!(n0 > 0)) return R(0);
+    q.col(0) /= n0;
+  }
+  Eigen::VectorXd alpha(steps_cap), beta(steps_cap);
+  Vector<S> w(d);
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> tri;
+  double theta = 0;
+  Index m = 0;  // Krylov dimension
+  while (m < steps_cap) {
+    w.noalias() = h * q.col(m);
+    alpha(m) = double(std::real(q.col(m).dot(w)));
+    for (int pass = 0; pass < 2; ++pass)  // full reorthogonalisation; twice is enough
+      w.noalias() -= q.leftCols(m + 1) * (q.leftCols(m + 1).adjoint() * w);
+    beta(m) = double(w.norm());
+    ++m;
+    // Eigenvalues of the m × m tridiagonal alone: O(m²) per step.
+    tri.computeFromTridiagonal(alpha.head(m), beta.head(m - 1), Eigen::EigenvaluesOnly);
+    const double next = tri.eigenvalues()(m - 1);
+    const bool done = next - theta <= rel_growth * next || !(beta(m - 1) > 0);
+    theta = next;
+    if (done || m == steps_cap) break;
+    q.col(m) = w / R(beta(m - 1));
+  }
+  tri.computeFromTridiagonal(alpha.head(m), beta.head(m - 1), Eigen::ComputeEigenvectors);
+  Vector<S> y = q.leftCols(m) * tri.eigenvectors().col(m - 1).template cast<S>();
+  const R ny = y.norm();
+  if (!(ny > 0)) return R(0);
+  return b.rows() <= b.cols() ? R((b.adjoint() * y).norm() / ny) : R((b * y).norm() / ny);
+}
+
 /// Gram iteration (Delattre et al. 2023, ALGORITHMS.md §5) on the Hermitian PSD `a` (lower
 /// triangle), rescaled at every step: λ_max(A) ≤ ‖A^(2^j)‖_F^(1/2^j). Stops as soon as the bound
 /// is ≤ `stop`; returns the last bound on λ_max.
-template <class T>
-double gram_iteration(Square<T> h, int steps, double stop) {
+template <class S>
+double gram_iteration(Square<S> h, int steps, double stop) {
+  using R = Real<S>;
   h = h.template selfadjointView<Eigen::Lower>();
   double log_c = std::log(double(h.norm()));  // log ‖A^(2^j)‖_F, tracked without overflow
   if (!std::isfinite(log_c)) return log_c < 0 ? 0.0 : std::numeric_limits<double>::infinity();
-  h /= T(h.norm());
+  h /= R(h.norm());
   double bound = std::exp(log_c);
-  Square<T> next;
+  Square<S> next;
   for (int j = 1; j <= steps && bound > stop; ++j) {
     next.noalias() = h * h;  // H is Hermitian: Hᴴ H = H²
     const double r = double(next.norm());
     if (!(r > 0)) return bound;
-    h = next / T(r);
+    h = next / R(r);
     log_c = 2.0 * log_c + std::log(r);
     bound = std::min(bound, std::exp(log_c / std::ldexp(1.0, j)));
   }
@@ -120,10 +176,11 @@ double gram_iteration(Square<T> h, int steps, double stop) {
 /// μ + δ meets the target. Sylvester's law of inertia makes this a test on every eigenvalue at
 /// once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
 /// Returns the certified bound μ + δ on λ_max, or +∞ when the factorisation fails.
-template <class T>
-double cholesky_bound(const Square<T>& a, double lambda_target, Square<T>& work) {
+template <class S>
+double cholesky_bound(const Square<S>& a, double lambda_target, Square<S>& work) {
+  using R = Real<S>;
   const Index d = a.rows();
-  const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<T>::epsilon();
+  const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<R>::epsilon();
   // `a` holds the lower triangle only: ‖A‖_F ≤ √2 ‖lower(A)‖_F.
   const double frobenius = std::sqrt(2.0) * double(a.norm());
   // μ + δ = target·(1 − 1e-12); the factor keeps this arithmetic's own rounding from pushing
@@ -131,11 +188,45 @@ double cholesky_bound(const Square<T>& a, double lambda_target, Square<T>& work)
   const double mu = (lambda_target * (1.0 - 1e-12) - c * frobenius) / (1.0 + c);
   if (!(mu > 0)) return std::numeric_limits<double>::infinity();
   work = -a;
-  work.diagonal().array() += T(mu);
+  work.diagonal().array() += R(mu);
   // The in-place blocked factorisation behind Eigen::LLT, without LLT's L1-norm pass (a complex
   // abs per entry, as costly as the factorisation for small blocks); −1 means success.
-  const Index failed = Eigen::internal::llt_inplace<std::complex<T>, Eigen::Lower>::blocked(work);
+  const Index failed = Eigen::internal::llt_inplace<S, Eigen::Lower>::blocked(work);
   return failed < 0 ? mu + c * (mu + frobenius) : std::numeric_limits<double>::infinity();
+}
+
+/// Blocks up to this size are solved exactly when they may hold σ₁ (an eigen-solve of a
+/// 64 × 64 matrix costs about what Lanczos does); larger ones get Lanczos first.
+constexpr Index kLanczosMinSize = 64;
+/// Lanczos steps at most (memory: that many vectors of the block's size).
+constexpr int kLanczosMaxSteps = 160;
+
+/// Per-thread buffers for one block, complex or real (self-conjugate frequencies).
+template <class T>
+struct Workspace {
+  template <class S>
+  struct Of {
+    Matrix<S> b;
+    Square<S> a, work;
+    Vector<S> v;
+  };
+  Of<std::complex<T>> complex;
+  Of<T> real;
+};
+
+/// Calls `fn(buffers)` with the block (f, group) written into `buffers.b`: the real form for
+/// self-conjugate frequencies (a quarter of the arithmetic, same singular values), else the
+/// complex one.
+template <class T, class Fn>
+void with_block(const KernelSpectrum<T>& spectrum, Index f, Index group, Workspace<T>& ws,
+                Fn&& fn) {
+  if (spectrum.self_conjugate(f)) {
+    spectrum.real_block(f, group, ws.real.b);
+    fn(ws.real);
+  } else {
+    spectrum.block(f, group, ws.complex.b);
+    fn(ws.complex);
+  }
 }
 
 }  // namespace
@@ -155,22 +246,23 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   const int threads = detail::resolve_threads(options.threads);
 #pragma omp parallel num_threads(threads)
   {
-    Matrix<T> b;
-    Square<T> a;
+    Workspace<T> ws;
     Eigen::Matrix<T, Eigen::Dynamic, 1> sv;
 #pragma omp for schedule(dynamic)
     for (Index job = 0; job < jobs; ++job) {
       const Index f = job / groups, g = job % groups;
-      spectrum.block(f, g, b);
-      if (options.solver == BlockSolver::svd) {
-        // Jacobi, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values for repeated ones.
-        Eigen::JacobiSVD<Matrix<T>> svd(b);
-        sv = svd.singularValues();
-      } else {
-        gram<T>(b, a);
-        Eigen::SelfAdjointEigenSolver<Square<T>> es(a, Eigen::EigenvaluesOnly);
-        sv = es.eigenvalues().cwiseMax(T(0)).cwiseSqrt();
-      }
+      with_block(spectrum, f, g, ws, [&](auto& buf) {
+        using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+        if (options.solver == BlockSolver::svd) {
+          // Jacobi, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values for repeated ones.
+          Eigen::JacobiSVD<Matrix<S>> svd(buf.b);
+          sv = svd.singularValues();
+        } else {
+          gram<S>(buf.b, buf.a);
+          Eigen::SelfAdjointEigenSolver<Square<S>> es(buf.a, Eigen::EigenvaluesOnly);
+          sv = es.eigenvalues().cwiseMax(T(0)).cwiseSqrt();
+        }
+      });
       const Index mult = spectrum.multiplicity(f);
       T* out = values.data() + offset[f] + g * mult * d;
       for (Index r = 0; r < mult; ++r) std::copy(sv.data(), sv.data() + d, out + r * d);
@@ -195,14 +287,15 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
 #pragma omp parallel num_threads(threads)
   {
-    Matrix<T> b;
-    Vector<T> v;
+    Workspace<T> ws;
 #pragma omp for schedule(dynamic)
     for (Index job = 0; job < jobs; ++job) {
-      spectrum.block(job / groups, job % groups, b);
-      v.resize(0);
-      lower[job] = margin.lower(double(power_lower_bound<T>(b, options.power_steps, v)));
-      frob[job] = margin.upper(double(b.norm()));
+      with_block(spectrum, job / groups, job % groups, ws, [&](auto& buf) {
+        using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+        buf.v.resize(0);
+        lower[job] = margin.lower(double(power_lower_bound<S>(buf.b, options.power_steps, buf.v)));
+        frob[job] = margin.upper(double(buf.b.norm()));
+      });
     }
   }
   std::vector<Index> order(static_cast<std::size_t>(jobs));
@@ -221,57 +314,90 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
 
   // Phase 2, in decreasing order of the lower bounds so the best one is found early.
   std::vector<double> upper(static_cast<std::size_t>(jobs));
-  std::atomic<Index> pruned{0}, settled{0}, resolved{0};
+  std::atomic<Index> pruned{0}, settled{0}, resolved{0}, by_lanczos{0};
   const double tol = options.tolerance;
-  auto process = [&](Index job, Matrix<T>& b, Square<T>& a, Square<T>& work) {
-    const double floor = best_lower.load();
-    if (frob[job] <= floor) {
-      upper[job] = frob[job];
-      ++pruned;
-      return;
-    }
-    spectrum.block(job / groups, job % groups, b);
-    gram<T>(b, a);
-    // Bounds on λ = σ²; a block is done once its bound on σ is ≤ the best lower bound
-    // (pruned) or within the tolerance of it (settled).
-    const double target =
-        std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
-    double g = margin.upper(std::sqrt(gram_iteration<T>(a, options.gram_steps, target * target)));
+  // Bounds on λ = σ²: the target a block's certified σ must meet to be within the tolerance of
+  // the best lower bound `floor`, before the rounding margin is added.
+  auto target_for = [&](double floor) {
+    return std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+  };
+  // Dismissed by its Frobenius norm, before the block is even copied?
+  auto pruned_by_frobenius = [&](Index job) {
+    if (frob[job] > best_lower.load()) return false;
+    upper[job] = frob[job];
+    ++pruned;
+    return true;
+  };
+  // A block is done once its bound on σ is ≤ the best lower bound (pruned) or within the
+  // tolerance of it (settled); otherwise it may hold σ₁ and is estimated (resolved).
+  auto process = [&](Index job, auto& buf, bool estimate_first) {
+    using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+    double floor = best_lower.load();
+    gram<S>(buf.b, buf.a);
+    double target = target_for(floor);
+    double g = margin.upper(std::sqrt(gram_iteration<S>(buf.a, options.gram_steps, target * target)));
     // Is every singular value below the target? One Cholesky answers it (see cholesky_bound).
-    if (g > floor * (1.0 + tol) && target > 0)
-      g = std::min(g, margin.upper(std::sqrt(cholesky_bound<T>(a, target * target, work))));
+    if (!estimate_first && g > floor * (1.0 + tol) && target > 0)
+      g = std::min(g, margin.upper(std::sqrt(cholesky_bound<S>(buf.a, target * target, buf.work))));
     if (g <= floor) {
       upper[job] = g;
       ++pruned;
-    } else if (g <= floor * (1.0 + tol)) {
+      return;
+    }
+    if (g <= floor * (1.0 + tol)) {
       upper[job] = g;
       ++settled;
-    } else {
-      const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<T>(a))));
-      upper[job] = std::min(g, margin.upper(sigma));
-      lower[job] = std::max(lower[job], margin.lower(sigma));
-      raise(lower[job]);
-      ++resolved;
+      return;
     }
+    ++resolved;
+    // This block may hold σ₁. Large blocks: Lanczos for a lower bound close to its top, then
+    // the Cholesky test at that level certifies the upper side; small ones, or when that test
+    // fails (Lanczos stopped short), the exact eigen-solve.
+    if (buf.a.rows() > kLanczosMinSize) {
+      const double l = margin.lower(double(lanczos_lower_bound<S>(
+          buf.b, buf.a, 0.01 * std::max(tol, 1e-12), kLanczosMaxSteps)));
+      lower[job] = std::max(lower[job], l);
+      raise(lower[job]);
+      floor = std::max(best_lower.load(), lower[job]);
+      target = target_for(floor);
+      const double c =
+          target > 0 ? margin.upper(std::sqrt(cholesky_bound<S>(buf.a, target * target, buf.work)))
+                     : std::numeric_limits<double>::infinity();
+      if (c <= floor * (1.0 + tol)) {
+        upper[job] = std::min(g, c);
+        ++by_lanczos;
+        return;
+      }
+    }
+    const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<S>(buf.a))));
+    upper[job] = std::min(g, margin.upper(sigma));
+    lower[job] = std::max(lower[job], margin.lower(sigma));
+    raise(lower[job]);
   };
-  // The most promising blocks first, one per thread: solved exactly, they make the best lower
-  // bound exact before the others are tested against it (started together with the rest, the
-  // others would test against the power-iteration estimate and fail).
+  // The most promising blocks first, one per thread: estimated closely, they make the best
+  // lower bound tight before the others are tested against it (started together with the rest,
+  // the others would test against the power-iteration estimate and fail).
   const Index first = std::min<Index>(threads, jobs);
 #pragma omp parallel num_threads(threads)
   {
-    Matrix<T> b;
-    Square<T> a, work;
+    Workspace<T> ws;
 #pragma omp for schedule(static)
-    for (Index r = 0; r < first; ++r) process(order[r], b, a, work);
+    for (Index r = 0; r < first; ++r)
+      if (!pruned_by_frobenius(order[r]))
+        with_block(spectrum, order[r] / groups, order[r] % groups, ws,
+                   [&](auto& buf) { process(order[r], buf, true); });
 #pragma omp for schedule(dynamic)
-    for (Index r = first; r < jobs; ++r) process(order[r], b, a, work);
+    for (Index r = first; r < jobs; ++r)
+      if (!pruned_by_frobenius(order[r]))
+        with_block(spectrum, order[r] / groups, order[r] % groups, ws,
+                   [&](auto& buf) { process(order[r], buf, false); });
   }
   NormBounds out;
   out.blocks = jobs;
   out.pruned = pruned;
   out.settled = settled;
   out.resolved = resolved;
+  out.lanczos = by_lanczos;
   best = 0;
   for (Index job = 1; job < jobs; ++job)
     if (lower[job] > lower[best]) best = job;
@@ -280,10 +406,10 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   out.argmax = spectrum.frequency(best / groups);
   out.argmax_group = best % groups;
   if (jobs > 0 && options.top_vector_steps > 0) {
-    Matrix<T> b;
-    Vector<T> v;
+    Matrix<std::complex<T>> b;
+    Vector<std::complex<T>> v;
     spectrum.block(best / groups, best % groups, b);
-    power_lower_bound<T>(b, options.top_vector_steps, v);
+    power_lower_bound<std::complex<T>>(b, options.top_vector_steps, v);
     out.top_vector.assign(v.data(), v.data() + v.size());
   }
   return out;

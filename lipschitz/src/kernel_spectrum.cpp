@@ -26,6 +26,11 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
     folded_[a] = torus[a] / conv.stride[a];
   }
   half_ = torus_[1] / 2 + 1;
+  // One ν of each pair {ν, −ν}: the half grid v ≤ m₂/2, where the columns v = 0 and v = m₂/2
+  // (m₂ even) hold both (u, v) and (−u, v), so only u ≤ m₁/2 is kept there.
+  for (Index u = 0; u < folded_[0]; ++u)
+    for (Index v = 0; v <= folded_[1] / 2; ++v)
+      if ((2 * v) % folded_[1] != 0 || 2 * u <= folded_[0]) frequencies_.push_back({u, v});
   const Index in_g = conv.in_channels / conv.groups;
   matrix_size_ = conv.out_channels * in_g;
   const Index points = torus_[0] * torus_[1];
@@ -154,12 +159,6 @@ double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& to
 }
 
 template <class T>
-Index KernelSpectrum<T>::multiplicity(Index f) const {
-  const Index v = frequency(f)[1];
-  return (v == 0 || (folded_[1] % 2 == 0 && v == folded_[1] / 2)) ? 1 : 2;
-}
-
-template <class T>
 typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, Index o,
                                                              Index i) const {
   const Index in_g = conv_.in_channels / conv_.groups;
@@ -167,6 +166,54 @@ typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, I
   const Index cu = (torus_[0] - u) % torus_[0];
   const Index cv = torus_[1] - v;
   return std::conj(data_[(cu * half_ + cv) * matrix_size_ + o * in_g + i]);
+}
+
+template <class T>
+void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out) const {
+  if (!self_conjugate(f))
+    throw std::invalid_argument("real_block: frequency " + std::to_string(f) +
+                                " is not self-conjugate");
+  const Extent nu = frequency(f);
+  const Index rows = block_rows();
+  const Index in_g = conv_.in_channels / conv_.groups;
+  out.resize(rows, block_cols());
+  const T scale = T(1) / std::sqrt(T(conv_.stride[0] * conv_.stride[1]));
+  const T scale2 = std::sqrt(T(2)) * scale;
+  // 2ν = c∘m with c ∈ {0, 1}²; −(ν + a∘m) = ν + a'∘m (mod N) with a' = (−c − a) mod s, so
+  // M(ν + a'∘m) = conj M(ν + a∘m).
+  const Index c1 = 2 * nu[0] / folded_[0], c2 = 2 * nu[1] / folded_[1];
+  const Index s1 = conv_.stride[0], s2 = conv_.stride[1];
+  for (Index a1 = 0; a1 < s1; ++a1) {
+    for (Index a2 = 0; a2 < s2; ++a2) {
+      const Index p1 = ((-c1 - a1) % s1 + s1) % s1, p2 = ((-c2 - a2) % s2 + s2) % s2;
+      const Index self = a1 * s2 + a2, partner = p1 * s2 + p2;
+      if (partner < self) continue;  // written with its partner
+      const Index u = nu[0] + a1 * folded_[0];
+      const Index v = nu[1] + a2 * folded_[1];
+      const bool stored = v < half_;
+      const Index su = stored ? u : (torus_[0] - u) % torus_[0];
+      const Index sv = stored ? v : torus_[1] - v;
+      const Complex* m = data_.get() + (su * half_ + sv) * matrix_size_;
+      // Conjugation only flips the sign of the imaginary part, which Q maps to its own
+      // columns: x̄ in place of x gives the same block with those columns negated.
+      const T im_sign = stored ? T(1) : T(-1);
+      for (Index o = 0; o < rows; ++o) {
+        const Complex* row = m + (group * rows + o) * in_g;
+        T* re = out.data() + o * out.cols() + self * in_g;
+        if (partner == self) {
+          // A real column group: the exact value is real, so its computed imaginary part is
+          // rounding error of the transform, covered by the rounding margin's absolute term.
+          for (Index i = 0; i < in_g; ++i) re[i] = scale * row[i].real();
+        } else {
+          T* im = out.data() + o * out.cols() + partner * in_g;
+          for (Index i = 0; i < in_g; ++i) {
+            re[i] = scale2 * row[i].real();
+            im[i] = im_sign * scale2 * row[i].imag();
+          }
+        }
+      }
+    }
+  }
 }
 
 template <class T>

@@ -76,3 +76,67 @@ TEST_CASE("a torus that the stride does not divide is refused") {
       "torus size must be a positive multiple of the stride: torus = 5, stride = 2",
       std::invalid_argument);
 }
+
+TEST_CASE("each pair {nu, -nu} of the folded grid is listed once, self-conjugate ones alone") {
+  ForwardConv c;
+  c.out_channels = c.in_channels = 1;
+  std::vector<double> w{1.0};
+  for (const Extent stride : {Extent{1, 1}, Extent{2, 3}})
+    for (Index n1 : {6, 12})
+      for (Index n2 : {6, 9, 12}) {
+        c.stride = stride;
+        const KernelSpectrum<double> ks(w.data(), c, {n1, n2});
+        const Extent m = ks.folded();
+        std::vector<int> seen(static_cast<std::size_t>(m[0] * m[1]), 0);
+        for (Index f = 0; f < ks.frequency_count(); ++f) {
+          const Extent nu = ks.frequency(f);
+          const Index neg0 = (m[0] - nu[0]) % m[0], neg1 = (m[1] - nu[1]) % m[1];
+          const bool self = nu[0] == neg0 && nu[1] == neg1;
+          CHECK(ks.self_conjugate(f) == self);
+          CHECK(ks.multiplicity(f) == (self ? 1 : 2));
+          ++seen[static_cast<std::size_t>(nu[0] * m[1] + nu[1])];
+          if (!self) ++seen[static_cast<std::size_t>(neg0 * m[1] + neg1)];
+        }
+        for (int s : seen) CHECK(s == 1);
+      }
+}
+
+TEST_CASE("a self-conjugate frequency's real block has the singular values of its complex block") {
+  std::mt19937_64 rng(31);
+  std::normal_distribution<double> normal;
+  ForwardConv c;
+  c.out_channels = 6;
+  c.in_channels = 4;
+  c.groups = 2;
+  c.kernel = {3, 4};
+  for (const Extent stride : {Extent{1, 1}, Extent{2, 2}, Extent{2, 3}, Extent{3, 1}})
+    for (const Extent torus : {Extent{6, 6}, Extent{12, 6}, Extent{6, 12}}) {
+      c.stride = stride;
+      std::vector<double> w(static_cast<std::size_t>(6 * 2 * 12));
+      for (double& x : w) x = normal(rng);
+      const KernelSpectrum<double> ks(w.data(), c, torus);
+      Index checked = 0;
+      for (Index f = 0; f < ks.frequency_count(); ++f) {
+        if (!ks.self_conjugate(f)) continue;
+        for (Index g = 0; g < 2; ++g) {
+          KernelSpectrum<double>::Matrix b;
+          KernelSpectrum<double>::RealMatrix r;
+          ks.block(f, g, b);
+          ks.real_block(f, g, r);
+          const Eigen::VectorXd want = Eigen::JacobiSVD<Eigen::MatrixXcd>(b).singularValues();
+          const Eigen::VectorXd got = Eigen::JacobiSVD<Eigen::MatrixXd>(r).singularValues();
+          CAPTURE(f);
+          CHECK((got - want).cwiseAbs().maxCoeff() < 1e-12 * want(0));
+          ++checked;
+        }
+      }
+      CHECK(checked > 0);
+      CHECK_THROWS_AS(
+          [&] {
+            KernelSpectrum<double>::RealMatrix r;
+            for (Index f = 0; f < ks.frequency_count(); ++f)
+              if (!ks.self_conjugate(f)) ks.real_block(f, 0, r);
+          }(),
+          std::invalid_argument);
+    }
+}

@@ -61,7 +61,10 @@ struct NormBounds {
   Index blocks = 0;        ///< frequency blocks examined (half grid × groups)
   Index pruned = 0;        ///< blocks dismissed by an upper bound below the best lower bound
   Index settled = 0;       ///< blocks certified within the tolerance (Gram or Cholesky)
-  Index resolved = 0;      ///< blocks that needed an exact eigen-solve
+  /// Blocks that may hold σ₁ (neither pruned nor settled against the best lower bound so far):
+  /// estimated by Lanczos and certified by the Cholesky test, or solved exactly.
+  Index resolved = 0;
+  Index lanczos = 0;       ///< of those, the ones settled by Lanczos + the Cholesky test
   Extent argmax{0, 0};     ///< folded frequency ν of the best lower bound
   Index argmax_group = 0;  ///< its group
   /// Approximate top right singular vector of that block (length `block_cols()`), if
@@ -71,12 +74,14 @@ struct NormBounds {
 };
 
 /// Certified σ₁ of the circular strided convolution (ALGORITHMS.md §5): power iteration on
-/// every block gives lower bounds; then, in decreasing order of those (the first block alone,
-/// so that an exact value sets the best lower bound L early), each block is bounded above by
-/// its Frobenius norm, optionally by Gram iteration (Delattre et al., ICML 2023), then by a
-/// Cholesky test of μI − A on its Gram matrix A, which certifies every singular value below
-/// L·(1 + tolerance) at the cost of one factorisation; only blocks failing it are solved
-/// exactly (Hermitian eigen-solve), raising L.
+/// every block gives lower bounds; then, in decreasing order of those (the first block per
+/// thread alone, so that a close value sets the best lower bound L early), each block is
+/// bounded above by its Frobenius norm, optionally by Gram iteration (Delattre et al., ICML
+/// 2023), then by a Cholesky test of μI − A on its Gram matrix A, which certifies every
+/// singular value below L·(1 + tolerance) at the cost of one factorisation. Blocks failing it
+/// may hold σ₁: Lanczos on A raises L to (nearly) their σ₁ and the Cholesky test at the new L
+/// certifies them; blocks of at most 64, or where that test still fails, are solved exactly
+/// (Hermitian eigen-solve).
 template <class T>
 NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options = {});
 

@@ -28,8 +28,10 @@ namespace lipschitz {
 ///
 /// one `(c_out/g) × (c_in/g · s₁s₂)` block per group. The singular values of the circular strided
 /// convolution on the torus are exactly the union over ν of those of the B(ν); since the kernel
-/// is real, B(−ν) has those of B(ν), so ν runs over half the folded grid with `multiplicity()`
-/// 2 or 1 (self-conjugate frequencies).
+/// is real, B(−ν) has those of B(ν), so ν runs over one representative of each pair {ν, −ν}
+/// (the half grid, the self-conjugate columns v = 0 and v = m₂/2 halved once more), with
+/// `multiplicity()` 2, or 1 where ν = −ν. Those self-conjugate blocks are unitarily equivalent
+/// to real matrices (`real_block()`), which cost a quarter of the arithmetic.
 ///
 /// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers). Construction costs
 /// `O(c_out c_in N₁N₂ · k₁k₂)` by direct summation for kernels of up to 64 taps (two real
@@ -55,13 +57,18 @@ class KernelSpectrum {
   const Extent& torus() const { return torus_; }
   /// Folded grid size m = N / s.
   const Extent& folded() const { return folded_; }
-  /// Frequencies ν of the half folded grid: `m₁ · (m₂/2 + 1)`.
-  Index frequency_count() const { return folded_[0] * (folded_[1] / 2 + 1); }
+  /// Frequencies ν, one of each pair {ν, −ν} of the folded grid: `⌊m₁m₂/2⌋ + 1` to
+  /// `⌊m₁m₂/2⌋ + 2` of them, in the order of the half grid (u major).
+  Index frequency_count() const { return static_cast<Index>(frequencies_.size()); }
   /// ν = (u, v) of frequency index `f`.
-  Extent frequency(Index f) const { return {f / (folded_[1] / 2 + 1), f % (folded_[1] / 2 + 1)}; }
-  /// 1 in the columns v = 0 and (even m₂) v = m₂/2, which hold both ν and −ν already, else 2
-  /// (the conjugate −ν lies outside the half grid).
-  Index multiplicity(Index f) const;
+  Extent frequency(Index f) const { return frequencies_[static_cast<std::size_t>(f)]; }
+  /// 1 where ν = −ν (mod m), else 2: the values of B(ν) stand for B(−ν) too.
+  Index multiplicity(Index f) const { return self_conjugate(f) ? 1 : 2; }
+  /// Whether ν = −ν (mod m): then B(ν) is unitarily equivalent to the real `real_block()`.
+  bool self_conjugate(Index f) const {
+    const Extent nu = frequency(f);
+    return (2 * nu[0]) % folded_[0] == 0 && (2 * nu[1]) % folded_[1] == 0;
+  }
   /// Rows and columns of each block B(ν).
   Index block_rows() const { return conv_.out_channels / conv_.groups; }
   Index block_cols() const {
@@ -69,6 +76,13 @@ class KernelSpectrum {
   }
   /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
   void block(Index f, Index group, Matrix& out) const;
+  /// Row-major real block, same shape as B(ν).
+  using RealMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  /// For a self-conjugate frequency (`self_conjugate(f)`), writes the real matrix B(ν)·Q with
+  /// Q unitary, so it has exactly the singular values of B(ν). Its alias columns come in
+  /// conjugate pairs x, x̄ (M(−ω) = conj M(ω), and −(ν + a∘m) is again an alias of ν) or are
+  /// real; Q maps each pair [x, x̄] to √2·[Re x, Im x].
+  void real_block(Index f, Index group, RealMatrix& out) const;
   /// M(ω) at a full-grid frequency, entry (o, i) with o the output channel, i the input channel
   /// within its group. Uses M(−ω) = conj M(ω) for ω outside the stored half.
   Complex entry(Index u, Index v, Index o, Index i) const;
@@ -88,6 +102,7 @@ class KernelSpectrum {
 
   ForwardConv conv_;
   Extent torus_, folded_;
+  std::vector<Extent> frequencies_;  // one ν of each pair {ν, −ν}
   Index half_ = 0;         // N₂/2 + 1
   Index matrix_size_ = 0;  // c_out · c_in/g
   double norm_scale_ = 0;
