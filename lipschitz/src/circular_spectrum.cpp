@@ -242,6 +242,7 @@ struct Workspace {
   };
   Of<std::complex<T>> complex;
   Of<T> real;
+  typename KernelSpectrum<T>::AliasScratch aliases;
 };
 
 /// Calls `fn(buffers)` with the block (f, group) written into `buffers.b`: the real form for
@@ -251,10 +252,10 @@ template <class T, class Fn>
 void with_block(const KernelSpectrum<T>& spectrum, Index f, Index group, Workspace<T>& ws,
                 Fn&& fn) {
   if (spectrum.self_conjugate(f)) {
-    spectrum.real_block(f, group, ws.real.b);
+    spectrum.real_block(f, group, ws.real.b, ws.aliases);
     fn(ws.real);
   } else {
-    spectrum.block(f, group, ws.complex.b);
+    spectrum.block(f, group, ws.complex.b, ws.aliases);
     fn(ws.complex);
   }
 }

@@ -45,9 +45,12 @@ std::string gib(double bytes) {
   return buf;
 }
 
+double memory_limit(const ConvNormOptions& options) {
+  return options.max_memory_bytes > 0 ? options.max_memory_bytes : 0.75 * physical_memory_bytes();
+}
+
 void check_memory(double need, const ConvNormOptions& options, const std::string& what) {
-  const double allowed =
-      options.max_memory_bytes > 0 ? options.max_memory_bytes : 0.75 * physical_memory_bytes();
+  const double allowed = memory_limit(options);
   if (need > allowed)
     throw ResourceError("the layer would need about " + gib(need) + " of memory for " + what +
                         ", more than the " + gib(allowed) +
@@ -168,17 +171,30 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
                      double(in_dim) * double(out_dim) <=
                          double(options.dense_limit) * double(options.dense_limit);
   const Extent torus = minimal_torus(conv);
-  const double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads);
   const double block_bytes = [&] {
     const double rows = double(conv.out_channels / conv.groups);
     const double cols = double(conv.in_channels / conv.groups * conv.stride[0] * conv.stride[1]);
+    // Per thread a block, its Gram matrix and work copies; per frequency block the solvers'
+    // bookkeeping (bounds and order, four 8-byte values).
+    const double jobs = (double(torus[0]) * double(torus[1]) /
+                             (double(conv.stride[0]) * double(conv.stride[1])) / 2.0 + 2.0) *
+                        double(conv.groups);
     return 4.0 * threads * (rows * cols + std::min(rows, cols) * std::min(rows, cols)) *
-           sizeof(std::complex<T>);
+               sizeof(std::complex<T>) +
+           32.0 * jobs;
   }();
+  // Every frequency's matrix in memory when that fits the limit; otherwise each block is
+  // computed when the solvers ask for it, in memory independent of the torus.
+  SpectrumStorage storage = SpectrumStorage::stored;
+  double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
+  if (spectrum_bytes + block_bytes > memory_limit(options)) {
+    storage = SpectrumStorage::on_demand;
+    spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
+  }
   check_memory(spectrum_bytes + block_bytes, options,
                "the frequency matrices on a " + std::to_string(torus[0]) + "x" +
                    std::to_string(torus[1]) + " torus");
-  const KernelSpectrum<T> spectrum(weight, conv, torus, threads);
+  const KernelSpectrum<T> spectrum(weight, conv, torus, threads, storage);
   if (!dense) r.torus = torus;  // the dense path builds the spectrum only for its margin
   NormOptions norm_options;
   norm_options.tolerance = options.tolerance;
@@ -247,7 +263,8 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
         double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 4.0 +
         double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
             double(conv.in_channels / conv.groups) * 8.0;
-    const bool spatial = spatial_cost <= fft_cost;
+    // The FFT operator reads every frequency's matrix: without them in memory, spatial.
+    const bool spatial = spatial_cost <= fft_cost || !spectrum.stored();
     const double operator_bytes =
         spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T)
                 : double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *

@@ -38,6 +38,9 @@ struct ConvOperator<T>::Impl {
   detail::FftPlan<T> r2c_in, c2r_in, r2c_out, c2r_out;
 
   Impl(const KernelSpectrum<T>& s, int t) : spectrum(&s), conv(s.conv()), torus(s.torus()) {
+    if (!s.stored())
+      throw std::invalid_argument(
+          "ConvOperator needs a KernelSpectrum built with SpectrumStorage::stored");
     const Extent need = minimal_torus(conv);
     if (torus[0] < need[0] || torus[1] < need[1])
       throw std::invalid_argument("ConvOperator: torus " + std::to_string(torus[0]) + "x" +

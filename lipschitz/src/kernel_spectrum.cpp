@@ -16,7 +16,7 @@ namespace lipschitz {
 
 template <class T>
 KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus,
-                                  int threads)
+                                  int threads, SpectrumStorage storage)
     : conv_(conv), torus_(torus) {
   for (int a = 0; a < 2; ++a) {
     if (torus[a] < 1 || torus[a] % conv.stride[a] != 0)
@@ -26,11 +26,6 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
     folded_[a] = torus[a] / conv.stride[a];
   }
   half_ = torus_[1] / 2 + 1;
-  // One ν of each pair {ν, −ν}: the half grid v ≤ m₂/2, where the columns v = 0 and v = m₂/2
-  // (m₂ even) hold both (u, v) and (−u, v), so only u ≤ m₁/2 is kept there.
-  for (Index u = 0; u < folded_[0]; ++u)
-    for (Index v = 0; v <= folded_[1] / 2; ++v)
-      if ((2 * v) % folded_[1] != 0 || 2 * u <= folded_[0]) frequencies_.push_back({u, v});
   const Index in_g = conv.in_channels / conv.groups;
   matrix_size_ = conv.out_channels * in_g;
   const Index points = torus_[0] * torus_[1];
@@ -42,6 +37,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   for (Index i = 0; i < matrix_size_ * kernel_taps; ++i)
     sum_squares += double(weight[i]) * double(weight[i]);
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
+  if (storage == SpectrumStorage::on_demand) {
+    weight_.assign(weight, weight + matrix_size_ * kernel_taps);
+    return;
+  }
 
   {
     // 2 MiB-aligned and advised for transparent huge pages (Linux), rounded up to whole pages.
@@ -106,6 +105,39 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
   }
 }
 
+// One ν of each pair {ν, −ν}, u major: the half grid v ≤ m₂/2, where the self-conjugate
+// columns v = 0 and (m₂ even) v = m₂/2 hold both (u, v) and (−u, v), so rows u > m₁/2 keep only
+// their other columns. Computed, not listed: a 2²⁰ × 2²⁰ torus must not allocate a list before
+// the memory guard refuses it.
+template <class T>
+Index KernelSpectrum<T>::frequency_count() const {
+  const Index columns = folded_[1] / 2 + 1, boundary = folded_[1] % 2 == 0 ? 2 : 1;
+  const Index full_rows = folded_[0] / 2 + 1;
+  return full_rows * columns + (folded_[0] - full_rows) * (columns - boundary);
+}
+
+template <class T>
+Extent KernelSpectrum<T>::frequency(Index f) const {
+  const Index columns = folded_[1] / 2 + 1, boundary = folded_[1] % 2 == 0 ? 2 : 1;
+  const Index full_rows = folded_[0] / 2 + 1;
+  if (f < full_rows * columns) return {f / columns, f % columns};
+  const Index g = f - full_rows * columns;
+  return {full_rows + g / (columns - boundary), 1 + g % (columns - boundary)};
+}
+
+template <class T>
+typename KernelSpectrum<T>::Complex KernelSpectrum<T>::phase(Index u, Index v, Index t1,
+                                                             Index t2) const {
+  // Exact integer residues (u·t·d mod N), so wrapped taps (k_eff > N) need nothing special and
+  // the angle is exact before the one rounding of cos/sin.
+  const Index period = torus_[0] * torus_[1];
+  const Index r1 = (u * t1 * conv_.dilation[0]) % torus_[0];
+  const Index r2 = (v * t2 * conv_.dilation[1]) % torus_[1];
+  const double angle = 2.0 * std::acos(-1.0) * double((r1 * torus_[1] + r2 * torus_[0]) % period) /
+                       double(period);
+  return Complex(T(std::cos(angle)), T(-std::sin(angle)));
+}
+
 template <class T>
 void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   // M(ω) = Σ_t K_t e^{−2πi(u t₁d₁/N₁ + v t₂d₂/N₂)} as one matrix product
@@ -116,9 +148,7 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   const Index taps = conv_.kernel[0] * conv_.kernel[1];
   const Index freqs = torus_[0] * half_;
-  const Index period = torus_[0] * torus_[1];
   const Eigen::Map<const Mat> w(weight, taps, matrix_size_);  // w(t, s) = weight[s·taps + t]
-  const double two_pi = 2.0 * std::acos(-1.0);
   // Frequencies in chunks (phase tables of taps × chunk); the product writes each chunk's
   // matrices straight into data_, viewed as (c_out·c_in/g) × frequencies column-major.
   using CMat = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
@@ -126,42 +156,52 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   const Index chunks = (freqs + chunk - 1) / chunk;
 #pragma omp parallel num_threads(detail::resolve_threads(threads))
   {
-    CMat phase(taps, chunk);
+    CMat phases(taps, chunk);
 #pragma omp for schedule(dynamic)
     for (Index k = 0; k < chunks; ++k) {
       const Index f0 = k * chunk, count = std::min(chunk, freqs - f0);
       for (Index j = 0; j < count; ++j) {
         const Index u = (f0 + j) / half_, v = (f0 + j) % half_;
         for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
-          for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2) {
-            const Index r1 = (u * t1 * conv_.dilation[0]) % torus_[0];
-            const Index r2 = (v * t2 * conv_.dilation[1]) % torus_[1];
-            const double angle =
-                two_pi * double((r1 * torus_[1] + r2 * torus_[0]) % period) / double(period);
-            phase(t1 * conv_.kernel[1] + t2, j) = Complex(T(std::cos(angle)), T(-std::sin(angle)));
-          }
+          for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
+            phases(t1 * conv_.kernel[1] + t2, j) = phase(u, v, t1, t2);
       }
       Eigen::Map<CMat> out(data_.get() + f0 * matrix_size_, matrix_size_, count);
-      out.noalias() = w.transpose() * phase.leftCols(count);  // real × complex product
+      out.noalias() = w.transpose() * phases.leftCols(count);  // real × complex product
     }
   }
 }
 
 template <class T>
-double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus, int threads) {
+double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& torus, int threads,
+                                       SpectrumStorage storage) {
   const double m = double(conv.out_channels) * double(conv.in_channels / conv.groups);
+  const double taps = double(conv.kernel[0] * conv.kernel[1]);
+  const double aliases = double(conv.stride[0] * conv.stride[1]);
+  const double workers = double(detail::resolve_threads(threads));
+  if (storage == SpectrumStorage::on_demand)
+    // The weight copy, and per thread the alias matrices of one group and their phases.
+    return m * taps * sizeof(T) +
+           workers * (m / double(conv.groups) + taps) * aliases * sizeof(Complex);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
   // The spectrum, plus the transform's scratch: at most 2²² values per thread (the FFT chunks,
   // or the direct sum's real and imaginary parts) and the slices or phase tables beside them.
   const double scratch = std::min(m * double(torus[0]) * double(torus[1]), double(1 << 22)) * 2;
-  return m * half * sizeof(Complex) +
-         double(detail::resolve_threads(threads)) * scratch * sizeof(T);
+  return m * half * sizeof(Complex) + workers * scratch * sizeof(T);
 }
 
 template <class T>
 typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, Index o,
                                                              Index i) const {
   const Index in_g = conv_.in_channels / conv_.groups;
+  if (!stored()) {
+    const Index kw = conv_.kernel[1];
+    const T* w = weight_.data() + (o * in_g + i) * conv_.kernel[0] * kw;
+    Complex sum = 0;
+    for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
+      for (Index t2 = 0; t2 < kw; ++t2) sum += w[t1 * kw + t2] * phase(u, v, t1, t2);
+    return sum;
+  }
   if (v < half_) return data_[(u * half_ + v) * matrix_size_ + o * in_g + i];
   const Index cu = (torus_[0] - u) % torus_[0];
   const Index cv = torus_[1] - v;
@@ -169,13 +209,54 @@ typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, I
 }
 
 template <class T>
-void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out) const {
+void KernelSpectrum<T>::alias_matrices(
+    Index f, Index group, Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>& out) const {
+  const Extent nu = frequency(f);
+  const Index rows = block_rows(), in_g = conv_.in_channels / conv_.groups;
+  const Index size = rows * in_g, taps = conv_.kernel[0] * conv_.kernel[1];
+  const Index s1 = conv_.stride[0], s2 = conv_.stride[1];
+  out.resize(size, s1 * s2);
+  Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> phases;
+  if (!stored()) phases.resize(taps, s1 * s2);
+  for (Index a1 = 0; a1 < s1; ++a1)
+    for (Index a2 = 0; a2 < s2; ++a2) {
+      const Index a = a1 * s2 + a2;
+      const Index u = nu[0] + a1 * folded_[0], v = nu[1] + a2 * folded_[1];
+      if (!stored()) {
+        for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
+          for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
+            phases(t1 * conv_.kernel[1] + t2, a) = phase(u, v, t1, t2);
+        continue;
+      }
+      // Stored half grid; the other half through M(−ω) = conj M(ω).
+      using Column = Eigen::Map<const Eigen::Matrix<Complex, Eigen::Dynamic, 1>>;
+      if (v < half_) {
+        out.col(a) = Column(data_.get() + (u * half_ + v) * matrix_size_ + group * size, size);
+      } else {
+        const Index cu = (torus_[0] - u) % torus_[0], cv = torus_[1] - v;
+        out.col(a) =
+            Column(data_.get() + (cu * half_ + cv) * matrix_size_ + group * size, size).conjugate();
+      }
+    }
+  if (!stored()) {
+    // The direct sum of direct_transform, for these frequencies only: the group's weight
+    // (taps × rows·in_g, column s holding weight[s·taps ...]) against the phase table.
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+    const Eigen::Map<const Mat> w(weight_.data() + group * size * taps, taps, size);
+    out.noalias() = w.transpose() * phases;  // real × complex product
+  }
+}
+
+template <class T>
+void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out,
+                                   AliasScratch& scratch) const {
   if (!self_conjugate(f))
     throw std::invalid_argument("real_block: frequency " + std::to_string(f) +
                                 " is not self-conjugate");
   const Extent nu = frequency(f);
   const Index rows = block_rows();
   const Index in_g = conv_.in_channels / conv_.groups;
+  alias_matrices(f, group, scratch);
   out.resize(rows, block_cols());
   const T scale = T(1) / std::sqrt(T(conv_.stride[0] * conv_.stride[1]));
   const T scale2 = std::sqrt(T(2)) * scale;
@@ -188,17 +269,9 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out) const 
       const Index p1 = ((-c1 - a1) % s1 + s1) % s1, p2 = ((-c2 - a2) % s2 + s2) % s2;
       const Index self = a1 * s2 + a2, partner = p1 * s2 + p2;
       if (partner < self) continue;  // written with its partner
-      const Index u = nu[0] + a1 * folded_[0];
-      const Index v = nu[1] + a2 * folded_[1];
-      const bool stored = v < half_;
-      const Index su = stored ? u : (torus_[0] - u) % torus_[0];
-      const Index sv = stored ? v : torus_[1] - v;
-      const Complex* m = data_.get() + (su * half_ + sv) * matrix_size_;
-      // Conjugation only flips the sign of the imaginary part, which Q maps to its own
-      // columns: x̄ in place of x gives the same block with those columns negated.
-      const T im_sign = stored ? T(1) : T(-1);
+      const Complex* m = scratch.col(self).data();
       for (Index o = 0; o < rows; ++o) {
-        const Complex* row = m + (group * rows + o) * in_g;
+        const Complex* row = m + o * in_g;
         T* re = out.data() + o * out.cols() + self * in_g;
         if (partner == self) {
           // A real column group: the exact value is real, so its computed imaginary part is
@@ -208,7 +281,7 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out) const 
           T* im = out.data() + o * out.cols() + partner * in_g;
           for (Index i = 0; i < in_g; ++i) {
             re[i] = scale2 * row[i].real();
-            im[i] = im_sign * scale2 * row[i].imag();
+            im[i] = scale2 * row[i].imag();
           }
         }
       }
@@ -217,32 +290,17 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out) const 
 }
 
 template <class T>
-void KernelSpectrum<T>::block(Index f, Index group, Matrix& out) const {
-  const Extent nu = frequency(f);
+void KernelSpectrum<T>::block(Index f, Index group, Matrix& out, AliasScratch& scratch) const {
   const Index rows = block_rows();
   const Index in_g = conv_.in_channels / conv_.groups;
+  alias_matrices(f, group, scratch);
   out.resize(rows, block_cols());
   // ALGORITHMS.md §2: the s₁s₂ aliases ν + a∘m side by side, scaled by (s₁s₂)^(−1/2).
   const T scale = T(1) / std::sqrt(T(conv_.stride[0] * conv_.stride[1]));
-  Index col0 = 0;
-  for (Index a1 = 0; a1 < conv_.stride[0]; ++a1) {
-    for (Index a2 = 0; a2 < conv_.stride[1]; ++a2, col0 += in_g) {
-      const Index u = nu[0] + a1 * folded_[0];
-      const Index v = nu[1] + a2 * folded_[1];
-      const bool stored = v < half_;
-      const Index su = stored ? u : (torus_[0] - u) % torus_[0];
-      const Index sv = stored ? v : torus_[1] - v;
-      const Complex* m = data_.get() + (su * half_ + sv) * matrix_size_;
-      using Row = Eigen::Map<const Eigen::Matrix<Complex, 1, Eigen::Dynamic>>;
-      for (Index o = 0; o < rows; ++o) {
-        const Row row(m + (group * rows + o) * in_g, in_g);
-        if (stored)
-          out.row(o).segment(col0, in_g) = scale * row;
-        else
-          out.row(o).segment(col0, in_g) = scale * row.conjugate();
-      }
-    }
-  }
+  using Row = Eigen::Map<const Eigen::Matrix<Complex, 1, Eigen::Dynamic>>;
+  for (Index a = 0; a < scratch.cols(); ++a)
+    for (Index o = 0; o < rows; ++o)
+      out.row(o).segment(a * in_g, in_g) = scale * Row(scratch.col(a).data() + o * in_g, in_g);
 }
 
 template class KernelSpectrum<float>;

@@ -134,6 +134,25 @@ TEST_CASE("zero padding on a larger layer: a narrow certified interval") {
   CHECK((r.upper_bound - r.lower_bound) / truth < 0.05);
 }
 
+TEST_CASE("a spectrum too large for the memory limit is computed block by block, same answer") {
+  std::mt19937_64 rng(2048);
+  const ConvSpec s = square_conv2d(8, 8, 3, 32, PaddingMode::circular);
+  const auto w = random_weight(s, rng);
+  ConvNormOptions roomy, tight;
+  tight.max_memory_bytes = 300e3;  // stored matrices: 557 kB; on demand ~40 kB (+ 98 kB list)
+  for (const bool all : {false, true}) {
+    roomy.all_singular_values = tight.all_singular_values = all;
+    const ConvNormResult a = analyze_conv(s, w.data(), roomy);
+    const ConvNormResult b = analyze_conv(s, w.data(), tight);
+    CAPTURE(all);
+    CHECK(std::abs(a.lower_bound - b.lower_bound) <= 1e-12 * a.upper_bound);
+    CHECK(std::abs(a.upper_bound - b.upper_bound) <= 1e-12 * a.upper_bound);
+    CHECK(b.exact);
+  }
+  tight.max_memory_bytes = 1e3;  // not even that
+  CHECK_THROWS_AS(analyze_conv(s, w.data(), tight), ResourceError);
+}
+
 TEST_CASE("errors: non-finite weights, memory, invalid layers") {
   const ConvSpec s = square_conv2d(2, 2, 3, 8);
   std::vector<double> w(36, 0.5);

@@ -66,3 +66,15 @@ TEST_CASE("minimal torus: no wrap for zero padding, the input itself for circula
   f.input = {6, 6};
   CHECK(minimal_torus(f) == Extent{6, 6});
 }
+
+TEST_CASE("the FFT operator refuses a spectrum computed on demand") {
+  ForwardConv f;
+  f.kernel = {3, 3};
+  f.input = f.output = {4, 4};
+  f.circular = true;
+  std::vector<double> w(9, 1.0);
+  const KernelSpectrum<double> ks(w.data(), f, minimal_torus(f), 0, SpectrumStorage::on_demand);
+  CHECK_THROWS_WITH_AS(ConvOperator<double>(ks, 1),
+                       "ConvOperator needs a KernelSpectrum built with SpectrumStorage::stored",
+                       std::invalid_argument);
+}

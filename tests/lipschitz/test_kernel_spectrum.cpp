@@ -41,15 +41,54 @@ TEST_CASE("per-frequency matrices equal the DFT of the kernel, taps wrapping pas
   std::normal_distribution<double> normal;
   for (double& x : w) x = normal(rng);
   const Extent n{2, 4};
-  const KernelSpectrum<double> ks(w.data(), c, n);
-  double err = 0;
-  for (Index u = 0; u < n[0]; ++u)
-    for (Index v = 0; v < n[1]; ++v)
-      for (Index o = 0; o < 4; ++o)
-        for (Index i = 0; i < 3; ++i)
-          err = std::max(err, std::abs(ks.entry(u, v, o, i) - naive_entry(c, w, n, u, v, o, i)));
-  INFO(err);
-  CHECK(err < 1e-12);
+  for (const SpectrumStorage storage : {SpectrumStorage::stored, SpectrumStorage::on_demand}) {
+    const KernelSpectrum<double> ks(w.data(), c, n, 0, storage);
+    CHECK(ks.stored() == (storage == SpectrumStorage::stored));
+    double err = 0;
+    for (Index u = 0; u < n[0]; ++u)
+      for (Index v = 0; v < n[1]; ++v)
+        for (Index o = 0; o < 4; ++o)
+          for (Index i = 0; i < 3; ++i)
+            err = std::max(err, std::abs(ks.entry(u, v, o, i) - naive_entry(c, w, n, u, v, o, i)));
+    INFO(err);
+    CHECK(err < 1e-12);
+  }
+}
+
+TEST_CASE("blocks computed on demand equal the stored ones (direct sum and FFT)") {
+  std::mt19937_64 rng(77);
+  std::normal_distribution<double> normal;
+  ForwardConv c;
+  c.out_channels = 6;
+  c.in_channels = 4;
+  c.groups = 2;
+  // 3×5 taps (stored by direct sum) and 9×9 dilated (stored by FFT, taps wrapping the torus).
+  for (const Extent kernel : {Extent{3, 5}, Extent{9, 9}})
+    for (const Extent stride : {Extent{1, 1}, Extent{2, 3}}) {
+      c.kernel = kernel;
+      c.dilation = {1, kernel[0] == 9 ? 2 : 1};
+      c.stride = stride;
+      std::vector<double> w(static_cast<std::size_t>(6 * 2 * kernel[0] * kernel[1]));
+      for (double& x : w) x = normal(rng);
+      const Extent torus{12, 12};
+      const KernelSpectrum<double> stored(w.data(), c, torus, 0, SpectrumStorage::stored);
+      const KernelSpectrum<double> lazy(w.data(), c, torus, 0, SpectrumStorage::on_demand);
+      REQUIRE(stored.frequency_count() == lazy.frequency_count());
+      for (Index f = 0; f < stored.frequency_count(); ++f)
+        for (Index g = 0; g < 2; ++g) {
+          KernelSpectrum<double>::Matrix a, b;
+          stored.block(f, g, a);
+          lazy.block(f, g, b);
+          CAPTURE(f);
+          CHECK((a - b).cwiseAbs().maxCoeff() < 1e-12 * stored.norm_scale());
+          if (stored.self_conjugate(f)) {
+            KernelSpectrum<double>::RealMatrix ra, rb;
+            stored.real_block(f, g, ra);
+            lazy.real_block(f, g, rb);
+            CHECK((ra - rb).cwiseAbs().maxCoeff() < 1e-12 * stored.norm_scale());
+          }
+        }
+    }
 }
 
 TEST_CASE("the half grid with multiplicities covers the folded grid once") {

@@ -15,6 +15,12 @@
 
 namespace lipschitz {
 
+/// Whether KernelSpectrum computes every frequency's matrix up front or each block on request.
+enum class SpectrumStorage {
+  stored,    ///< all matrices in one buffer, computed up front (ConvOperator needs this)
+  on_demand  ///< only the weight; each block computed by direct summation when asked
+};
+
 /// The 2-D DFT of every kernel slice on the torus `N_1 × N_2`, stored for the half grid of a
 /// real-to-complex transform (`N_1 × (N_2/2 + 1)` frequencies), each frequency a row-major
 /// `c_out × (c_in/groups)` matrix
@@ -33,9 +39,18 @@ namespace lipschitz {
 /// `multiplicity()` 2, or 1 where ν = −ν. Those self-conjugate blocks are unitarily equivalent
 /// to real matrices (`real_block()`), which cost a quarter of the arithmetic.
 ///
-/// Owns its buffer (`N₁(N₂/2+1) · c_out · c_in/g` complex numbers). Construction costs
-/// `O(c_out c_in N₁N₂ · k₁k₂)` by direct summation for kernels of up to 64 taps (two real
-/// matrix products, at matrix-product speed), `O(c_out c_in N₁N₂ log N₁N₂)` by FFT above that.
+/// Two storages (SpectrumStorage):
+/// - `stored` (the default): a buffer of all `N₁(N₂/2+1) · c_out · c_in/g` complex numbers,
+///   computed at construction: `O(c_out c_in N₁N₂ · k₁k₂)` by direct summation for kernels of
+///   up to 64 taps (matrix products), `O(c_out c_in N₁N₂ log N₁N₂)` by FFT above that. Needed
+///   by ConvOperator (`half_matrix()`).
+/// - `on_demand`: only a copy of the weight; each `block()` computes its matrices by the same
+///   direct sum when asked, into the caller's scratch: `k₁k₂` multiply-adds per entry per
+///   request, small next to the block's Gram matrix, and memory independent of the torus.
+///   analyze_conv() uses it when the buffer would not fit in its memory limit (512 channels
+///   on a 128 × 128 torus: 35 GB stored, 19 MB on demand). Measured in a fresh process it was
+///   faster for 64-channel layers on large tori (no buffer pages to fault in) and slower for
+///   512-channel ones (the σ₁ search asks for each block twice), so it is not the default.
 template <class T>
 class KernelSpectrum {
  public:
@@ -47,11 +62,16 @@ class KernelSpectrum {
   /// \param conv   its geometry (only channels, groups, kernel, dilation, stride are used)
   /// \param torus  torus size, each a multiple of the stride
   /// \param threads threads for the transforms; 0: all cores
-  KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus, int threads = 0);
+  /// \param storage whether to compute every matrix now or each block when asked
+  KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus, int threads = 0,
+                 SpectrumStorage storage = SpectrumStorage::stored);
 
-  /// Bytes the spectrum of `conv` on `torus` needs: the buffer, plus transform scratch for
-  /// `threads` threads (0: all cores).
-  static double bytes_needed(const ForwardConv& conv, const Extent& torus, int threads = 0);
+  /// Bytes the spectrum of `conv` on `torus` needs with that storage: the buffer or the weight
+  /// copy, plus transform scratch for `threads` threads (0: all cores).
+  static double bytes_needed(const ForwardConv& conv, const Extent& torus, int threads = 0,
+                             SpectrumStorage storage = SpectrumStorage::stored);
+  /// Whether all matrices are held in memory (`half_matrix()` needs it).
+  bool stored() const { return static_cast<bool>(data_); }
 
   const ForwardConv& conv() const { return conv_; }
   const Extent& torus() const { return torus_; }
@@ -59,9 +79,9 @@ class KernelSpectrum {
   const Extent& folded() const { return folded_; }
   /// Frequencies ν, one of each pair {ν, −ν} of the folded grid: `⌊m₁m₂/2⌋ + 1` to
   /// `⌊m₁m₂/2⌋ + 2` of them, in the order of the half grid (u major).
-  Index frequency_count() const { return static_cast<Index>(frequencies_.size()); }
+  Index frequency_count() const;
   /// ν = (u, v) of frequency index `f`.
-  Extent frequency(Index f) const { return frequencies_[static_cast<std::size_t>(f)]; }
+  Extent frequency(Index f) const;
   /// 1 where ν = −ν (mod m), else 2: the values of B(ν) stand for B(−ν) too.
   Index multiplicity(Index f) const { return self_conjugate(f) ? 1 : 2; }
   /// Whether ν = −ν (mod m): then B(ν) is unitarily equivalent to the real `real_block()`.
@@ -74,22 +94,33 @@ class KernelSpectrum {
   Index block_cols() const {
     return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1];
   }
+  /// Scratch for block() and real_block(): the alias matrices of one group.
+  using AliasScratch = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
   /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
-  void block(Index f, Index group, Matrix& out) const;
+  void block(Index f, Index group, Matrix& out, AliasScratch& scratch) const;
+  void block(Index f, Index group, Matrix& out) const {
+    AliasScratch scratch;
+    block(f, group, out, scratch);
+  }
   /// Row-major real block, same shape as B(ν).
   using RealMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   /// For a self-conjugate frequency (`self_conjugate(f)`), writes the real matrix B(ν)·Q with
   /// Q unitary, so it has exactly the singular values of B(ν). Its alias columns come in
   /// conjugate pairs x, x̄ (M(−ω) = conj M(ω), and −(ν + a∘m) is again an alias of ν) or are
   /// real; Q maps each pair [x, x̄] to √2·[Re x, Im x].
-  void real_block(Index f, Index group, RealMatrix& out) const;
+  void real_block(Index f, Index group, RealMatrix& out, AliasScratch& scratch) const;
+  void real_block(Index f, Index group, RealMatrix& out) const {
+    AliasScratch scratch;
+    real_block(f, group, out, scratch);
+  }
   /// M(ω) at a full-grid frequency, entry (o, i) with o the output channel, i the input channel
   /// within its group. Uses M(−ω) = conj M(ω) for ω outside the stored half.
   Complex entry(Index u, Index v, Index o, Index i) const;
   /// `√(k₁k₂) · ‖K‖_F`: an upper bound on the norm of the layer with any padding and stride
   /// (triangle inequality over the taps); the scale of the FFT's absolute rounding error.
   double norm_scale() const { return norm_scale_; }
-  /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`.
+  /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`. Requires
+  /// `stored()`.
   const Complex* half_matrix(Index u, Index v) const {
     return data_.get() + (u * half_ + v) * matrix_size_;
   }
@@ -99,13 +130,19 @@ class KernelSpectrum {
   /// direct_transform), larger ones by FFTW.
   static constexpr Index kDirectTaps = 64;
   void direct_transform(const T* weight, int threads);
+  /// Column a of `out` (`(c_out/g · c_in/g) × s₁s₂`, column-major) is M(ν + a∘m) of `group`,
+  /// flattened row-major, for the aliases a of frequency `f`.
+  void alias_matrices(Index f, Index group,
+                      Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>& out) const;
+  /// The direct sum's phases exp(−2πi(u·t₁d₁/N₁ + v·t₂d₂/N₂)) for tap t, from exact residues.
+  Complex phase(Index u, Index v, Index t1, Index t2) const;
 
   ForwardConv conv_;
   Extent torus_, folded_;
-  std::vector<Extent> frequencies_;  // one ν of each pair {ν, −ν}
   Index half_ = 0;         // N₂/2 + 1
   Index matrix_size_ = 0;  // c_out · c_in/g
   double norm_scale_ = 0;
+  std::vector<T> weight_;  // on demand: (c_out · c_in/g) × taps, the weight as given
   struct Free {
     void operator()(void* p) const noexcept { std::free(p); }
   };
