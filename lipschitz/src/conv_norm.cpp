@@ -192,7 +192,7 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
     spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
   }
   check_memory(spectrum_bytes + block_bytes, options,
-               "the frequency matrices on a " + std::to_string(torus[0]) + "x" +
+               "the frequency blocks on a " + std::to_string(torus[0]) + "x" +
                    std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads, storage);
   if (!dense) r.torus = torus;  // the dense path builds the spectrum only for its margin

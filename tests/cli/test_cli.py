@@ -611,6 +611,24 @@ class ErrorTest(unittest.TestCase):
         w = save("mid.npy", np.ones((16, 16, 3, 3), dtype=np.float32))
         self.expect_error(self.conv(w, "256", "--max-memory", "0.0001"), 1, "GiB|MiB|memory")
 
+    def test_spectrum_too_large_to_store_is_computed_on_demand(self):
+        # Stored, the 8x4 layer's matrices on a 256x256 torus take 17 MB; on demand about 1 MB.
+        rng = np.random.default_rng(5)
+        w = save("ondemand.npy", rng.standard_normal((8, 4, 3, 3)).astype(np.float32))
+        args = ["conv", "--weight", w, "--input", "256", "--padding-mode", "circular",
+                "--json", "--threads", "2"]
+        rc, out, err, _ = run(args)
+        self.assertEqual(rc, 0, err)
+        rc2, out2, err2, _ = run(args + ["--max-memory", "0.005"])
+        self.assertEqual(rc2, 0, err2)
+        a, b = json.loads(out), json.loads(out2)
+        self.assertTrue(b["exact"])
+        for key in ("lower_bound", "upper_bound"):
+            self.assertAlmostEqual(a[key], b[key], delta=1e-12 * a["upper_bound"])
+        # Less than even that: refused, with the size it would need.
+        self.expect_error(self.conv(w, "256", "--padding-mode", "circular", "--max-memory",
+                                    "0.0005"), 1, "MiB")
+
     def test_kernel_larger_than_padded_input(self):
         w = save("k5.npy", np.ones((2, 2, 5, 5), dtype=np.float32))
         self.expect_error(self.conv(w, "3", "--padding", "0"), 1, "empty")
