@@ -209,42 +209,38 @@ typename KernelSpectrum<T>::Complex KernelSpectrum<T>::entry(Index u, Index v, I
 }
 
 template <class T>
-void KernelSpectrum<T>::alias_matrices(
-    Index f, Index group, Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>& out) const {
+void KernelSpectrum<T>::alias_views(Index f, Index group, AliasScratch& scratch,
+                                    std::vector<AliasView>& views) const {
   const Extent nu = frequency(f);
   const Index rows = block_rows(), in_g = conv_.in_channels / conv_.groups;
   const Index size = rows * in_g, taps = conv_.kernel[0] * conv_.kernel[1];
   const Index s1 = conv_.stride[0], s2 = conv_.stride[1];
-  out.resize(size, s1 * s2);
-  Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> phases;
-  if (!stored()) phases.resize(taps, s1 * s2);
-  for (Index a1 = 0; a1 < s1; ++a1)
-    for (Index a2 = 0; a2 < s2; ++a2) {
-      const Index a = a1 * s2 + a2;
-      const Index u = nu[0] + a1 * folded_[0], v = nu[1] + a2 * folded_[1];
-      if (!stored()) {
-        for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
-          for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
-            phases(t1 * conv_.kernel[1] + t2, a) = phase(u, v, t1, t2);
-        continue;
-      }
-      // Stored half grid; the other half through M(−ω) = conj M(ω).
-      using Column = Eigen::Map<const Eigen::Matrix<Complex, Eigen::Dynamic, 1>>;
-      if (v < half_) {
-        out.col(a) = Column(data_.get() + (u * half_ + v) * matrix_size_ + group * size, size);
-      } else {
-        const Index cu = (torus_[0] - u) % torus_[0], cv = torus_[1] - v;
-        out.col(a) =
-            Column(data_.get() + (cu * half_ + cv) * matrix_size_ + group * size, size).conjugate();
-      }
+  views.resize(static_cast<std::size_t>(s1 * s2));
+  if (stored()) {
+    // The stored half grid; the other half through M(−ω) = conj M(ω). No copy.
+    for (Index a = 0; a < s1 * s2; ++a) {
+      const Index u = nu[0] + a / s2 * folded_[0], v = nu[1] + a % s2 * folded_[1];
+      const bool half = v < half_;
+      const Index su = half ? u : (torus_[0] - u) % torus_[0], sv = half ? v : torus_[1] - v;
+      views[static_cast<std::size_t>(a)] = {
+          data_.get() + (su * half_ + sv) * matrix_size_ + group * size, !half};
     }
-  if (!stored()) {
-    // The direct sum of direct_transform, for these frequencies only: the group's weight
-    // (taps × rows·in_g, column s holding weight[s·taps ...]) against the phase table.
-    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
-    const Eigen::Map<const Mat> w(weight_.data() + group * size * taps, taps, size);
-    out.noalias() = w.transpose() * phases;  // real × complex product
+    return;
   }
+  // On demand: the direct sum of direct_transform for these frequencies only, the group's
+  // weight (taps × rows·in_g, column s holding weight[s·taps ...]) against their phases.
+  Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> phases(taps, s1 * s2);
+  for (Index a = 0; a < s1 * s2; ++a) {
+    const Index u = nu[0] + a / s2 * folded_[0], v = nu[1] + a % s2 * folded_[1];
+    for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
+      for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
+        phases(t1 * conv_.kernel[1] + t2, a) = phase(u, v, t1, t2);
+  }
+  using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  const Eigen::Map<const Mat> w(weight_.data() + group * size * taps, taps, size);
+  scratch.noalias() = w.transpose() * phases;  // real × complex product
+  for (Index a = 0; a < s1 * s2; ++a)
+    views[static_cast<std::size_t>(a)] = {scratch.col(a).data(), false};
 }
 
 template <class T>
@@ -256,7 +252,8 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out,
   const Extent nu = frequency(f);
   const Index rows = block_rows();
   const Index in_g = conv_.in_channels / conv_.groups;
-  alias_matrices(f, group, scratch);
+  std::vector<AliasView> views;
+  alias_views(f, group, scratch, views);
   out.resize(rows, block_cols());
   const T scale = T(1) / std::sqrt(T(conv_.stride[0] * conv_.stride[1]));
   const T scale2 = std::sqrt(T(2)) * scale;
@@ -269,9 +266,12 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out,
       const Index p1 = ((-c1 - a1) % s1 + s1) % s1, p2 = ((-c2 - a2) % s2 + s2) % s2;
       const Index self = a1 * s2 + a2, partner = p1 * s2 + p2;
       if (partner < self) continue;  // written with its partner
-      const Complex* m = scratch.col(self).data();
+      const AliasView& x = views[static_cast<std::size_t>(self)];
+      // Conjugation only flips the sign of the imaginary part, which Q maps to its own
+      // columns: x̄ in place of x gives the same block with those columns negated.
+      const T im_scale = x.conjugate ? -scale2 : scale2;
       for (Index o = 0; o < rows; ++o) {
-        const Complex* row = m + o * in_g;
+        const Complex* row = x.data + o * in_g;
         T* re = out.data() + o * out.cols() + self * in_g;
         if (partner == self) {
           // A real column group: the exact value is real, so its computed imaginary part is
@@ -281,7 +281,7 @@ void KernelSpectrum<T>::real_block(Index f, Index group, RealMatrix& out,
           T* im = out.data() + o * out.cols() + partner * in_g;
           for (Index i = 0; i < in_g; ++i) {
             re[i] = scale2 * row[i].real();
-            im[i] = scale2 * row[i].imag();
+            im[i] = im_scale * row[i].imag();
           }
         }
       }
@@ -293,14 +293,22 @@ template <class T>
 void KernelSpectrum<T>::block(Index f, Index group, Matrix& out, AliasScratch& scratch) const {
   const Index rows = block_rows();
   const Index in_g = conv_.in_channels / conv_.groups;
-  alias_matrices(f, group, scratch);
+  std::vector<AliasView> views;
+  alias_views(f, group, scratch, views);
   out.resize(rows, block_cols());
   // ALGORITHMS.md §2: the s₁s₂ aliases ν + a∘m side by side, scaled by (s₁s₂)^(−1/2).
   const T scale = T(1) / std::sqrt(T(conv_.stride[0] * conv_.stride[1]));
   using Row = Eigen::Map<const Eigen::Matrix<Complex, 1, Eigen::Dynamic>>;
-  for (Index a = 0; a < scratch.cols(); ++a)
-    for (Index o = 0; o < rows; ++o)
-      out.row(o).segment(a * in_g, in_g) = scale * Row(scratch.col(a).data() + o * in_g, in_g);
+  for (Index a = 0; a < Index(views.size()); ++a) {
+    const AliasView& x = views[static_cast<std::size_t>(a)];
+    for (Index o = 0; o < rows; ++o) {
+      const Row row(x.data + o * in_g, in_g);
+      if (x.conjugate)
+        out.row(o).segment(a * in_g, in_g) = scale * row.conjugate();
+      else
+        out.row(o).segment(a * in_g, in_g) = scale * row;
+    }
+  }
 }
 
 template class KernelSpectrum<float>;

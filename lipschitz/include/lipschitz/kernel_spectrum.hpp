@@ -130,10 +130,15 @@ class KernelSpectrum {
   /// direct_transform), larger ones by FFTW.
   static constexpr Index kDirectTaps = 64;
   void direct_transform(const T* weight, int threads);
-  /// Column a of `out` (`(c_out/g · c_in/g) × s₁s₂`, column-major) is M(ν + a∘m) of `group`,
-  /// flattened row-major, for the aliases a of frequency `f`.
-  void alias_matrices(Index f, Index group,
-                      Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>& out) const;
+  /// M(ν + a∘m) of one group, row-major `c_out/g × c_in/g`, or its conjugate.
+  struct AliasView {
+    const Complex* data = nullptr;
+    bool conjugate = false;
+  };
+  /// The alias matrices of frequency `f` for `group`, a = 0 … s₁s₂ − 1: pointers into the
+  /// stored buffer, or computed into `scratch` on demand.
+  void alias_views(Index f, Index group, AliasScratch& scratch,
+                   std::vector<AliasView>& views) const;
   /// The direct sum's phases exp(−2πi(u·t₁d₁/N₁ + v·t₂d₂/N₂)) for tap t, from exact residues.
   Complex phase(Index u, Index v, Index t1, Index t2) const;
 
