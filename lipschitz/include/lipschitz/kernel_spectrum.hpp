@@ -94,7 +94,8 @@ class KernelSpectrum {
   Index block_cols() const {
     return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1];
   }
-  /// Scratch for block() and real_block(): the alias matrices of one group.
+  /// Scratch for block() and real_block(): the alias matrices of one group, when computed on
+  /// demand (a stored spectrum is read in place).
   using AliasScratch = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
   /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
   void block(Index f, Index group, Matrix& out, AliasScratch& scratch) const;
