@@ -1,4 +1,5 @@
 #include <lipschitz/circular_spectrum.hpp>
+#include <lipschitz/lanczos.hpp>
 #include <lipschitz/tridiagonal_eigenvalues.hpp>
 
 #include "parallel.hpp"
@@ -123,57 +124,31 @@ Real<S> power_lower_bound(const Matrix<S>& b, int steps, Vector<S>& v) {
   return value;
 }
 
-/// Lanczos with full reorthogonalisation on the Hermitian PSD Gram matrix `a` (lower triangle)
-/// of the block `b`: an estimate of its top eigenpair in O(d²) per step instead of an
-/// eigen-solve's O(d³). Stops once the top Ritz value grew by ≤ `rel_growth` (relative) in a
-/// step, or after `max_steps`. Returns ‖B y‖/‖y‖ (or ‖Bᴴ y‖/‖y‖ for a wide block, whose Gram
-/// matrix is B Bᴴ) for the final Ritz vector y, evaluated explicitly: a lower bound on σ₁(B)
-/// however the iteration went. It certifies nothing above; the Cholesky test that follows does.
+/// A block as an operator for lanczos_top_singular_value(), oriented so that its Gram matrix
+/// TᴴT is the smaller one: T = Bᴴ for a wide block, B for a tall one.
 template <class S>
-Real<S> lanczos_lower_bound(const Matrix<S>& b, const Square<S>& a, double rel_growth,
-                            int max_steps) {
-  using R = Real<S>;
-  const Index d = a.rows();
-  const Index steps_cap = std::max<Index>(1, std::min<Index>(max_steps, d));
-  const auto h = a.template selfadjointView<Eigen::Lower>();
-  Square<S> q(d, steps_cap);
-  {
-    // Start from the column of A with the largest diagonal entry (A e_r, a step of power
-    // iteration from the most energetic coordinate): never orthogonal to the top eigenspace
-    // unless A e_r is, and already leaning towards it.
-    Index r = 0;
-    a.diagonal().real().maxCoeff(&r);
-    q.col(0) = h * Vector<S>::Unit(d, r);
-    const R n0 = q.col(0).norm();
-    if (!(n0 > 0)) return R(0);
-    q.col(0) /= n0;
+struct BlockOperator {
+  const Matrix<S>& b;
+  bool wide() const { return b.rows() <= b.cols(); }
+  Index input_size() const { return wide() ? b.rows() : b.cols(); }
+  Index output_size() const { return wide() ? b.cols() : b.rows(); }
+  void apply(const S* x, S* y) const {
+    const Eigen::Map<const Vector<S>> in(x, input_size());
+    Eigen::Map<Vector<S>> out(y, output_size());
+    if (wide())
+      out.noalias() = b.adjoint() * in;
+    else
+      out.noalias() = b * in;
   }
-  Eigen::VectorXd alpha(steps_cap), beta(steps_cap);
-  Vector<S> w(d);
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> tri;
-  double theta = 0;
-  Index m = 0;  // Krylov dimension
-  while (m < steps_cap) {
-    w.noalias() = h * q.col(m);
-    alpha(m) = double(std::real(q.col(m).dot(w)));
-    for (int pass = 0; pass < 2; ++pass)  // full reorthogonalisation; twice is enough
-      w.noalias() -= q.leftCols(m + 1) * (q.leftCols(m + 1).adjoint() * w);
-    beta(m) = double(w.norm());
-    ++m;
-    // Eigenvalues of the m × m tridiagonal alone: O(m²) per step.
-    tri.computeFromTridiagonal(alpha.head(m), beta.head(m - 1), Eigen::EigenvaluesOnly);
-    const double next = tri.eigenvalues()(m - 1);
-    const bool done = next - theta <= rel_growth * next || !(beta(m - 1) > 0);
-    theta = next;
-    if (done || m == steps_cap) break;
-    q.col(m) = w / R(beta(m - 1));
+  void apply_adjoint(const S* y, S* x) const {
+    const Eigen::Map<const Vector<S>> in(y, output_size());
+    Eigen::Map<Vector<S>> out(x, input_size());
+    if (wide())
+      out.noalias() = b * in;
+    else
+      out.noalias() = b.adjoint() * in;
   }
-  tri.computeFromTridiagonal(alpha.head(m), beta.head(m - 1), Eigen::ComputeEigenvectors);
-  Vector<S> y = q.leftCols(m) * tri.eigenvectors().col(m - 1).template cast<S>();
-  const R ny = y.norm();
-  if (!(ny > 0)) return R(0);
-  return b.rows() <= b.cols() ? R((b.adjoint() * y).norm() / ny) : R((b * y).norm() / ny);
-}
+};
 
 /// Gram iteration (Delattre et al. 2023, ALGORITHMS.md §5) on the Hermitian PSD `a` (lower
 /// triangle), rescaled at every step: λ_max(A) ≤ ‖A^(2^j)‖_F^(1/2^j). Stops as soon as the bound
@@ -385,8 +360,15 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     // the Cholesky test at that level certifies the upper side; small ones, or when that test
     // fails (Lanczos stopped short), the exact eigen-solve.
     if (buf.a.rows() > kLanczosMinSize) {
-      const double l = margin.lower(double(lanczos_lower_bound<S>(
-          buf.b, buf.a, 0.01 * std::max(tol, 1e-12), kLanczosMaxSteps)));
+      BlockOperator<S> op{buf.b};
+      LanczosOptions lo;
+      lo.max_steps = kLanczosMaxSteps;
+      // Converged when the Ritz residual is within a quarter of the tolerance (then the value
+      // is within it of an eigenvalue), or the estimate stopped growing by 1 % of it per step.
+      lo.tolerance = 0.25 * std::max(tol, 1e-12);
+      lo.stagnation = 0.01 * std::max(tol, 1e-12);
+      lo.stagnation_window = 1;
+      const double l = margin.lower(lanczos_top_singular_value<S>(op, lo).value);
       lower[job] = std::max(lower[job], l);
       raise(lower[job]);
       floor = std::max(best_lower.load(), lower[job]);

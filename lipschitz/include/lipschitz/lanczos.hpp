@@ -8,8 +8,10 @@
 #include <Eigen/Eigenvalues>
 
 #include <cmath>
+#include <complex>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 namespace lipschitz {
@@ -37,8 +39,9 @@ struct LanczosResult {
   bool converged = false;  ///< residual or target criterion met
 };
 
-/// Lanczos with full reorthogonalisation on `TᵀT`, where `op` provides `apply(x, y)` (y = T x),
-/// `apply_adjoint(y, x)` (x = Tᵀ y), `input_size()` and `output_size()`. The returned `value` is
+/// Lanczos with full reorthogonalisation on `TᴴT`, where `op` provides `apply(x, y)` (y = T x),
+/// `apply_adjoint(y, x)` (x = Tᴴ y), `input_size()` and `output_size()`, over the scalar `T`
+/// (real, or complex for the engine's frequency blocks). The returned `value` is
 /// recomputed from the Ritz vector, so it is a lower bound on σ₁(T) however the iteration
 /// behaved (up to rounding in one application of T). Lanczos rather than plain power iteration
 /// because the top of a convolution's spectrum is clustered, where power iteration crawls
@@ -47,6 +50,9 @@ template <class T, class Op>
 LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options = {}) {
   using Vec = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
+  using Real = typename Eigen::NumTraits<T>::Real;
+  // The final norms in double, whatever T's precision.
+  using Wide = std::conditional_t<Eigen::NumTraits<T>::IsComplex, std::complex<double>, double>;
   const Index n = op.input_size();
   const Index steps_cap = std::max<Index>(1, std::min<Index>(options.max_steps, n));
   Mat q(n, steps_cap);
@@ -68,13 +74,13 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
   for (Index j = 0; j < steps_cap; ++j) {
     op.apply(q.col(j).data(), tmp.data());
     op.apply_adjoint(tmp.data(), w.data());
-    alpha.push_back(double(q.col(j).dot(w)));
+    alpha.push_back(double(std::real(q.col(j).dot(w))));
     // Full reorthogonalisation against the whole basis, repeated only when it cancelled most of
     // w (Kahan–Parlett: ‖w‖ fell below 1/√2 of what it was; "twice is enough"). Each pass
     // reads the whole basis, which for large inputs is the bulk of the time.
     double before = double(w.norm());
     for (int pass = 0; pass < 2; ++pass) {
-      w.noalias() -= q.leftCols(j + 1) * (q.leftCols(j + 1).transpose() * w);
+      w.noalias() -= q.leftCols(j + 1) * (q.leftCols(j + 1).adjoint() * w);
       const double after = double(w.norm());
       if (after > 0.7071 * before) break;
       before = after;
@@ -105,13 +111,13 @@ LanczosResult lanczos_top_singular_value(Op& op, const LanczosOptions& options =
     }
     if (j + 1 == steps_cap) break;
     beta.push_back(b);
-    q.col(j + 1) = w / T(b);
+    q.col(j + 1) = w / Real(b);
   }
   const Index k = result.steps;
   Vec y = q.leftCols(k) * ritz_coeffs.cast<T>();
   op.apply(y.data(), tmp.data());
-  const double ny = y.template cast<double>().norm();
-  result.value = ny > 0 ? tmp.template cast<double>().norm() / ny : 0.0;
+  const double ny = y.template cast<Wide>().norm();
+  result.value = ny > 0 ? tmp.template cast<Wide>().norm() / ny : 0.0;
   return result;
 }
 
