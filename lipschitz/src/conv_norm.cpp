@@ -149,13 +149,21 @@ std::vector<double> plane_wave_start(Op& op, const KernelSpectrum<T>& spectrum,
   return best;
 }
 
-}  // namespace
-
+/// The power of two 2^e with max |w| · 2^−e in [1/2, 1) (0 for a zero weight).
 template <class T>
-ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
+int weight_exponent(const ConvSpec& spec, const T* weight) {
+  T largest = 0;
+  for (Index i = 0, n = weight_size(spec); i < n; ++i)
+    largest = std::max(largest, std::abs(weight[i]));
+  int e = 0;
+  if (largest > 0) std::frexp(largest, &e);
+  return e;
+}
+
+/// analyze_conv() on a weight already scaled to max |w| in [1/2, 1).
+template <class T>
+ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  validate(spec);
-  check_finite(spec, weight);
   if (!(options.tolerance >= 0))
     throw std::invalid_argument("tolerance must be non-negative, got " +
                                 std::to_string(options.tolerance));
@@ -318,17 +326,53 @@ ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNor
   return r;
 }
 
+}  // namespace
+
+template <class T>
+ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  validate(spec);
+  check_finite(spec, weight);
+  // Every solver squares the operator (Gram matrices, Lanczos on TᵀT), so a weight of scale
+  // 1e±150 in double (1e±19 in float) would overflow or underflow there, and bounds computed
+  // from ∞ or 0 certify nothing (they came out below the truth). The analysis therefore runs
+  // on the weight times 2^−e, which is exact, and the results are scaled back by 2^e, also
+  // exact. Entries that underflow in the scaled copy are below 2^−1074 (2^−149) there, far
+  // inside the absolute rounding margin, which is computed from the scaled weight.
+  const int e = weight_exponent(spec, weight);
+  if (e == 0) return analyze_scaled(spec, weight, options);
+  std::vector<T> scaled(static_cast<std::size_t>(weight_size(spec)));
+  for (std::size_t i = 0; i < scaled.size(); ++i) scaled[i] = std::ldexp(weight[i], -e);
+  ConvNormResult r = analyze_scaled(spec, scaled.data(), options);
+  auto back = [e](double& x) { x = std::ldexp(x, e); };
+  back(r.spectral_norm);
+  back(r.lower_bound);
+  back(r.upper_bound);
+  for (double& v : r.singular_values) back(v);
+  back(r.circular.lower);
+  back(r.circular.upper);
+  back(r.lanczos.value);
+  back(r.lanczos.ritz);
+  if (std::isnan(r.lower_bound) || std::isnan(r.upper_bound))
+    throw std::runtime_error("the bounds could not be computed (a NaN arose); please report this layer");
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
 template <class T>
 double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
   validate(spec);
   const Index d0 = spec.weight_dim0, d1 = spec.weight_dim1, taps = spec.kernel[0] * spec.kernel[1];
   // Rows: dim 0 (Conv) or dim 1 (ConvTranspose, where spectral_norm uses dim = 1).
   const Index rows = spec.transposed ? d1 : d0, cols = weight_size(spec) / rows;
+  // Scaled by 2^−e like analyze_conv(), so that Lanczos on WᵀW neither overflows nor
+  // underflows; the value is scaled back at the end.
+  const int e = weight_exponent(spec, weight);
   Eigen::MatrixXd w(rows, cols);
   for (Index a = 0; a < d0; ++a)
     for (Index b = 0; b < d1; ++b)
       for (Index t = 0; t < taps; ++t) {
-        const double v = double(weight[(a * d1 + b) * taps + t]);
+        const double v = std::ldexp(double(weight[(a * d1 + b) * taps + t]), -e);
         if (spec.transposed)
           w(b, a * taps + t) = v;
         else
@@ -351,7 +395,7 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
   } op{w};
   LanczosOptions lo;
   lo.tolerance = 1e-12;
-  return lanczos_top_singular_value<double>(op, lo).value;
+  return std::ldexp(lanczos_top_singular_value<double>(op, lo).value, e);
 }
 
 template ConvNormResult analyze_conv(const ConvSpec&, const float*, const ConvNormOptions&);

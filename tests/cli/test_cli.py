@@ -19,6 +19,7 @@ Covers:
 """
 
 import json
+import math
 import os
 import re
 import shutil
@@ -464,6 +465,34 @@ class DenseSpectrumTest(unittest.TestCase):
         w = np.random.default_rng(1).standard_normal((2, 3, 2, 2))
         sv = np.linalg.svd(w.reshape(2, -1), compute_uv=False)
         self.check(w, ["--input", "8x6", "--stride", "2", "--padding", "0"], np.repeat(sv, 12))
+
+
+class ExtremeScaleTest(unittest.TestCase):
+    """Weights at 1e±150 (float64) and 1e±20 (float32): the squared quantities inside the solvers
+    would overflow or underflow; the certified interval must still contain the truth, which is
+    the scale times that of the unscaled weight (the scale is a power of two, so exact)."""
+
+    def check(self, w, args):
+        base_path = save("scale_base.npy", w)
+        rc, out, err, _ = run(["conv", "--weight", base_path, "--json", "--threads", "1"] + args)
+        self.assertEqual(rc, 0, err)
+        base = json.loads(out)
+        exps = (-500, 500) if w.dtype == np.float64 else (-66, 66)
+        for e in exps:
+            path = save("scale_%d.npy" % e, np.ldexp(w, e).astype(w.dtype))
+            rc, out, err, _ = run(["conv", "--weight", path, "--json", "--threads", "1"] + args)
+            self.assertEqual(rc, 0, err)
+            r = json.loads(out)
+            for key in ("lower_bound", "upper_bound", "spectral_norm"):
+                self.assertEqual(r[key], math.ldexp(base[key], e), "%s at scale 2^%d: %r" % (key, e, r))
+
+    def test_circular_float64(self):
+        w = np.random.default_rng(7).standard_normal((8, 6, 3, 3))
+        self.check(w, ["--input", "6", "--padding-mode", "circular"])
+
+    def test_zero_padding_float32(self):
+        w = np.random.default_rng(8).standard_normal((8, 6, 3, 3)).astype(np.float32)
+        self.check(w, ["--input", "12", "--precision", "float"])
 
 
 class EndiannessTest(unittest.TestCase):
