@@ -279,6 +279,37 @@ void with_block(const KernelSpectrum<T>& spectrum, Index f, Index group, Workspa
   }
 }
 
+/// The blocks in runs of consecutive frequencies of one group (KernelSpectrum::prefetch): run b
+/// has group `group(b)` and frequencies [first(b), first(b) + size(b)); there are `count()`.
+struct Runs {
+  Index frequencies, groups, per;
+  Runs(Index frequencies_, Index groups_, Index per_)
+      : frequencies(frequencies_), groups(groups_), per(per_) {}
+  Index per_group() const { return (frequencies + per - 1) / per; }
+  Index count() const { return per_group() * groups; }
+  Index group(Index b) const { return b / per_group(); }
+  Index first(Index b) const { return b % per_group() * per; }
+  Index size(Index b) const { return std::min(per, frequencies - first(b)); }
+  /// The run holding job f·groups + g.
+  Index of(Index job) const { return job % groups * per_group() + job / groups / per; }
+};
+
+/// Calls `fn(job, buffers)` for the jobs (job = f·groups + g) of run `b` that `wanted(job)`
+/// accepts, with their blocks; the run is prefetched once, before the first such job.
+template <class T, class Wanted, class Fn>
+void for_run(const KernelSpectrum<T>& spectrum, const Runs& runs, Index b, Workspace<T>& ws,
+             Wanted&& wanted, Fn&& fn) {
+  const Index g = runs.group(b), first = runs.first(b), count = runs.size(b);
+  bool fetched = false;
+  for (Index f = first; f < first + count; ++f) {
+    const Index job = f * runs.groups + g;
+    if (!wanted(job)) continue;
+    if (!fetched) spectrum.prefetch(first, count, g, ws.aliases);
+    fetched = true;
+    with_block(spectrum, f, g, ws, [&](auto& buf) { fn(job, buf); });
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -292,16 +323,15 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   for (Index f = 0; f < freqs; ++f)
     offset[f + 1] = offset[f] + spectrum.multiplicity(f) * d * groups;
   std::vector<T> values(static_cast<std::size_t>(offset[freqs]));
-  const Index jobs = freqs * groups;
   const int threads = detail::resolve_threads(options.threads);
+  const Runs runs(freqs, groups, spectrum.prefetch_count(threads));
 #pragma omp parallel num_threads(threads)
   {
     Workspace<T> ws;
     Eigen::Matrix<T, Eigen::Dynamic, 1> sv;
 #pragma omp for schedule(dynamic)
-    for (Index job = 0; job < jobs; ++job) {
-      const Index f = job / groups, g = job % groups;
-      with_block(spectrum, f, g, ws, [&](auto& buf) {
+    for (Index b = 0; b < runs.count(); ++b) {
+      for_run(spectrum, runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
         using S = typename std::decay_t<decltype(buf.b)>::Scalar;
         if (options.solver == BlockSolver::svd) {
           // Jacobi, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values for repeated ones.
@@ -312,10 +342,10 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
           hermitian_eigenvalues<S>(buf.a, buf.work, sv);
           sv = sv.cwiseMax(T(0)).cwiseSqrt();
         }
+        const Index f = job / groups, g = job % groups, mult = spectrum.multiplicity(f);
+        T* out = values.data() + offset[f] + g * mult * d;
+        for (Index r = 0; r < mult; ++r) std::copy(sv.data(), sv.data() + d, out + r * d);
       });
-      const Index mult = spectrum.multiplicity(f);
-      T* out = values.data() + offset[f] + g * mult * d;
-      for (Index r = 0; r < mult; ++r) std::copy(sv.data(), sv.data() + d, out + r * d);
     }
   }
   std::sort(values.begin(), values.end(), std::greater<T>());
@@ -332,6 +362,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   const int threads = detail::resolve_threads(options.threads);
   const RoundingMargin margin =
       rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
+  const Runs runs(spectrum.frequency_count(), groups, spectrum.prefetch_count(threads));
 
   // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
@@ -339,8 +370,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   {
     Workspace<T> ws;
 #pragma omp for schedule(dynamic)
-    for (Index job = 0; job < jobs; ++job) {
-      with_block(spectrum, job / groups, job % groups, ws, [&](auto& buf) {
+    for (Index b = 0; b < runs.count(); ++b) {
+      for_run(spectrum, runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
         using S = typename std::decay_t<decltype(buf.b)>::Scalar;
         buf.v.resize(0);
         lower[job] = margin.lower(double(power_lower_bound<S>(buf.b, options.power_steps, buf.v)));
@@ -348,9 +379,20 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       });
     }
   }
+  // The most promising blocks (one per thread) for the first round below, and the runs in
+  // decreasing order of the best lower bound in them for phase 2.
+  const Index first = std::min<Index>(threads, jobs);
   std::vector<Index> order(static_cast<std::size_t>(jobs));
   std::iota(order.begin(), order.end(), Index(0));
-  std::sort(order.begin(), order.end(), [&](Index x, Index y) { return lower[x] > lower[y]; });
+  std::partial_sort(order.begin(), order.begin() + first, order.end(),
+                    [&](Index x, Index y) { return lower[x] > lower[y]; });
+  std::vector<double> run_best(static_cast<std::size_t>(runs.count()), 0.0);
+  for (Index job = 0; job < jobs; ++job)
+    run_best[runs.of(job)] = std::max(run_best[runs.of(job)], lower[job]);
+  std::vector<Index> run_order(static_cast<std::size_t>(runs.count()));
+  std::iota(run_order.begin(), run_order.end(), Index(0));
+  std::sort(run_order.begin(), run_order.end(),
+            [&](Index x, Index y) { return run_best[x] > run_best[y]; });
 
   Index best = 0;
   for (Index job = 1; job < jobs; ++job)
@@ -362,7 +404,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     }
   };
 
-  // Phase 2, in decreasing order of the lower bounds so the best one is found early.
+  // Phase 2 (below): every block against the best lower bound so far.
   std::vector<double> upper(static_cast<std::size_t>(jobs));
   std::atomic<Index> pruned{0}, settled{0}, resolved{0}, by_lanczos{0};
   const double tol = options.tolerance;
@@ -434,7 +476,14 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   // The most promising blocks first, one per thread: estimated closely, they make the best
   // lower bound tight before the others are tested against it (started together with the rest,
   // the others would test against the power-iteration estimate and fail).
-  const Index first = std::min<Index>(threads, jobs);
+  //
+  // Phase 2 then takes the other blocks run by run (consecutive frequencies, prefetched
+  // together when the spectrum is computed on demand), the runs with the best lower bounds
+  // first. Once the first round has made the floor tight, the order only decides how many
+  // blocks beat an interim floor and are estimated closely; a block settled against a lower
+  // interim floor is within the tolerance of the final one too.
+  std::vector<char> in_first_round(static_cast<std::size_t>(jobs), 0);
+  for (Index r = 0; r < first; ++r) in_first_round[order[r]] = 1;
 #pragma omp parallel num_threads(threads)
   {
     Workspace<T> ws;
@@ -444,10 +493,11 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
         with_block(spectrum, order[r] / groups, order[r] % groups, ws,
                    [&](auto& buf) { process(order[r], buf, true); });
 #pragma omp for schedule(dynamic)
-    for (Index r = first; r < jobs; ++r)
-      if (!pruned_by_frobenius(order[r]))
-        with_block(spectrum, order[r] / groups, order[r] % groups, ws,
-                   [&](auto& buf) { process(order[r], buf, false); });
+    for (Index r = 0; r < runs.count(); ++r)
+      for_run(
+          spectrum, runs, run_order[r], ws,
+          [&](Index job) { return !in_first_round[job] && !pruned_by_frobenius(job); },
+          [&](Index job, auto& buf) { process(job, buf, false); });
   }
   NormBounds out;
   out.blocks = jobs;

@@ -191,8 +191,11 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
                sizeof(std::complex<T>) +
            32.0 * jobs;
   }();
-  // Every frequency's matrix in memory when that fits the limit; otherwise each block is
-  // computed when the solvers ask for it, in memory independent of the torus.
+  // Every frequency's matrix in memory when that fits the limit; otherwise the blocks are
+  // computed when the solvers ask for them, a run of frequencies at a time, in memory
+  // independent of the torus. (On demand was measured as the default too: in a fresh process
+  // it saved faulting in the buffer's pages but recomputed and re-read more, and it was slower
+  // or equal on every layer of bench/compare.py.)
   SpectrumStorage storage = SpectrumStorage::stored;
   double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
   if (spectrum_bytes + block_bytes > memory_limit(options)) {

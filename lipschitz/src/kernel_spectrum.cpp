@@ -110,10 +110,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
 // their other columns. Computed, not listed: a 2²⁰ × 2²⁰ torus must not allocate a list before
 // the memory guard refuses it.
 template <class T>
-Index KernelSpectrum<T>::frequency_count() const {
-  const Index columns = folded_[1] / 2 + 1, boundary = folded_[1] % 2 == 0 ? 2 : 1;
-  const Index full_rows = folded_[0] / 2 + 1;
-  return full_rows * columns + (folded_[0] - full_rows) * (columns - boundary);
+Index KernelSpectrum<T>::frequency_count(const Extent& folded) {
+  const Index columns = folded[1] / 2 + 1, boundary = folded[1] % 2 == 0 ? 2 : 1;
+  const Index full_rows = folded[0] / 2 + 1;
+  return full_rows * columns + (folded[0] - full_rows) * (columns - boundary);
 }
 
 template <class T>
@@ -180,9 +180,9 @@ double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& to
   const double aliases = double(conv.stride[0] * conv.stride[1]);
   const double workers = double(detail::resolve_threads(threads));
   if (storage == SpectrumStorage::on_demand)
-    // The weight copy, and per thread the alias matrices of one group and their phases.
-    return m * taps * sizeof(T) +
-           workers * (m / double(conv.groups) + taps) * aliases * sizeof(Complex);
+    // The weight copy, and per thread one prefetch run of alias matrices and its phases.
+    return m * taps * sizeof(T) + workers * double(run_length(conv, torus, threads)) * aliases *
+                                      (m / double(conv.groups) + taps) * sizeof(Complex);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
   // The spectrum, plus the transform's scratch: at most 2²² values per thread (the FFT chunks,
   // or the direct sum's real and imaginary parts) and the slices or phase tables beside them.
@@ -213,7 +213,7 @@ void KernelSpectrum<T>::alias_views(Index f, Index group, AliasScratch& scratch,
                                     std::vector<AliasView>& views) const {
   const Extent nu = frequency(f);
   const Index rows = block_rows(), in_g = conv_.in_channels / conv_.groups;
-  const Index size = rows * in_g, taps = conv_.kernel[0] * conv_.kernel[1];
+  const Index size = rows * in_g;
   const Index s1 = conv_.stride[0], s2 = conv_.stride[1];
   views.resize(static_cast<std::size_t>(s1 * s2));
   if (stored()) {
@@ -227,20 +227,51 @@ void KernelSpectrum<T>::alias_views(Index f, Index group, AliasScratch& scratch,
     }
     return;
   }
-  // On demand: the direct sum of direct_transform for these frequencies only, the group's
-  // weight (taps × rows·in_g, column s holding weight[s·taps ...]) against their phases.
-  Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> phases(taps, s1 * s2);
-  for (Index a = 0; a < s1 * s2; ++a) {
-    const Index u = nu[0] + a / s2 * folded_[0], v = nu[1] + a % s2 * folded_[1];
-    for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
-      for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
-        phases(t1 * conv_.kernel[1] + t2, a) = phase(u, v, t1, t2);
+  // On demand: from the scratch's run, computed now if f is not in it.
+  if (scratch.group != group || f < scratch.first || f >= scratch.first + scratch.count)
+    prefetch(f, 1, group, scratch);
+  const Index first_column = (f - scratch.first) * s1 * s2;
+  for (Index a = 0; a < s1 * s2; ++a)
+    views[static_cast<std::size_t>(a)] = {scratch.values.col(first_column + a).data(), false};
+}
+
+template <class T>
+void KernelSpectrum<T>::prefetch(Index first, Index count, Index group,
+                                 AliasScratch& scratch) const {
+  if (stored()) return;
+  // The direct sum of direct_transform for these frequencies only: the group's weight
+  // (taps × rows·in_g, column s holding weight[s·taps ...]) against their phases, one product.
+  const Index rows = block_rows(), in_g = conv_.in_channels / conv_.groups;
+  const Index size = rows * in_g, taps = conv_.kernel[0] * conv_.kernel[1];
+  const Index s1 = conv_.stride[0], s2 = conv_.stride[1];
+  Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> phases(taps, count * s1 * s2);
+  for (Index j = 0; j < count; ++j) {
+    const Extent nu = frequency(first + j);
+    for (Index a = 0; a < s1 * s2; ++a) {
+      const Index u = nu[0] + a / s2 * folded_[0], v = nu[1] + a % s2 * folded_[1];
+      for (Index t1 = 0; t1 < conv_.kernel[0]; ++t1)
+        for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
+          phases(t1 * conv_.kernel[1] + t2, j * s1 * s2 + a) = phase(u, v, t1, t2);
+    }
   }
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;
   const Eigen::Map<const Mat> w(weight_.data() + group * size * taps, taps, size);
-  scratch.noalias() = w.transpose() * phases;  // real × complex product
-  for (Index a = 0; a < s1 * s2; ++a)
-    views[static_cast<std::size_t>(a)] = {scratch.col(a).data(), false};
+  scratch.values.noalias() = w.transpose() * phases;  // real × complex product
+  scratch.first = first;
+  scratch.count = count;
+  scratch.group = group;
+}
+
+template <class T>
+Index KernelSpectrum<T>::run_length(const ForwardConv& conv, const Extent& torus, int threads) {
+  const double alias_bytes = double(conv.out_channels / conv.groups) *
+                             double(conv.in_channels / conv.groups) *
+                             double(conv.stride[0] * conv.stride[1]) * sizeof(Complex);
+  const Index by_memory = Index(std::max(1.0, std::floor(double(kPrefetchBytes) / alias_bytes)));
+  const Index runs = 8 * Index(detail::resolve_threads(threads));
+  const Index by_balance =
+      (frequency_count({torus[0] / conv.stride[0], torus[1] / conv.stride[1]}) + runs - 1) / runs;
+  return std::max<Index>(1, std::min(by_memory, by_balance));
 }
 
 template <class T>

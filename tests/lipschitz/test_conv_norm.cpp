@@ -1,7 +1,10 @@
 // Tests conv_norm.hpp: every bound holds against the dense SVD, in float and double, on every
 // path (circular exact, dense, torus bound + Lanczos); errors.
 #include <doctest/doctest.h>
+#include <lipschitz/circular_spectrum.hpp>
 #include <lipschitz/conv_norm.hpp>
+#include <lipschitz/conv_operator.hpp>
+#include <lipschitz/kernel_spectrum.hpp>
 
 #include "dense_reference.hpp"
 #include "tolerances.hpp"
@@ -188,20 +191,49 @@ TEST_CASE("zero padding on a larger layer: a narrow certified interval") {
   CHECK((r.upper_bound - r.lower_bound) / truth < 0.05);
 }
 
-TEST_CASE("a spectrum too large for the memory limit is computed block by block, same answer") {
+TEST_CASE("stored and on-demand spectra give the same bounds and spectrum; memory limit") {
   std::mt19937_64 rng(2048);
+  for (const Index stride : {1, 2}) {
+    ConvSpec s = square_conv2d(8, 6, 3, 8, PaddingMode::circular);
+    s.stride = {stride, stride};
+    const auto w = random_weight(s, rng);
+    const ForwardConv conv = forward_conv(s);
+    const Extent torus = minimal_torus(conv);
+    const KernelSpectrum<double> stored(w.data(), conv, torus, 2, SpectrumStorage::stored);
+    const KernelSpectrum<double> lazy(w.data(), conv, torus, 2, SpectrumStorage::on_demand);
+    CAPTURE(stride);
+    // Several runs of frequencies on demand, so prefetching is exercised.
+    CHECK(lazy.prefetch_count(1) > 1);
+    CHECK(lazy.prefetch_count(1) < lazy.frequency_count());
+    NormOptions o;
+    o.threads = 2;
+    const NormBounds a = circular_norm_bounds(stored, o), b = circular_norm_bounds(lazy, o);
+    CHECK(std::abs(a.lower - b.lower) <= 1e-12 * a.upper);
+    CHECK(std::abs(a.upper - b.upper) <= 1e-12 * a.upper);
+    SpectrumOptions so;
+    so.threads = 2;
+    const auto va = circular_singular_values(stored, so), vb = circular_singular_values(lazy, so);
+    REQUIRE(va.size() == vb.size());
+    CHECK(spectrum_error(vb, va) <= 1e-12);
+    CHECK(spectrum_error(va, dense_singular_values(s, w)) < kDoubleTol);
+  }
+  // analyze_conv falls back to blocks on demand: a limit that the stored matrices (557 kB)
+  // would exceed is enough, one that the weight and a run of blocks exceed is not.
   const ConvSpec s = square_conv2d(8, 8, 3, 32, PaddingMode::circular);
   const auto w = random_weight(s, rng);
-  ConvNormOptions roomy, tight;
-  tight.max_memory_bytes = 300e3;  // stored matrices: 557 kB; on demand ~40 kB (+ 98 kB list)
+  const ForwardConv conv = forward_conv(s);
+  const KernelSpectrum<double> stored(w.data(), conv, minimal_torus(conv), 2);
+  const NormBounds want = circular_norm_bounds(stored);
+  ConvNormOptions tight;
+  tight.max_memory_bytes = 300e3;
   for (const bool all : {false, true}) {
-    roomy.all_singular_values = tight.all_singular_values = all;
-    const ConvNormResult a = analyze_conv(s, w.data(), roomy);
-    const ConvNormResult b = analyze_conv(s, w.data(), tight);
+    tight.all_singular_values = all;
+    const ConvNormResult r = analyze_conv(s, w.data(), tight);
     CAPTURE(all);
-    CHECK(std::abs(a.lower_bound - b.lower_bound) <= 1e-12 * a.upper_bound);
-    CHECK(std::abs(a.upper_bound - b.upper_bound) <= 1e-12 * a.upper_bound);
-    CHECK(b.exact);
+    CHECK(r.exact);
+    CHECK(r.lower_bound <= want.upper);
+    CHECK(r.upper_bound >= want.lower);
+    CHECK(std::abs(r.spectral_norm - want.lower) <= 2e-6 * want.upper);
   }
   tight.max_memory_bytes = 1e3;  // not even that
   CHECK_THROWS_AS(analyze_conv(s, w.data(), tight), ResourceError);

@@ -44,13 +44,14 @@ enum class SpectrumStorage {
 ///   computed at construction: `O(c_out c_in N₁N₂ · k₁k₂)` by direct summation for kernels of
 ///   up to 64 taps (matrix products), `O(c_out c_in N₁N₂ log N₁N₂)` by FFT above that. Needed
 ///   by ConvOperator (`half_matrix()`).
-/// - `on_demand`: only a copy of the weight; each `block()` computes its matrices by the same
-///   direct sum when asked, into the caller's scratch: `k₁k₂` multiply-adds per entry per
-///   request, small next to the block's Gram matrix, and memory independent of the torus.
-///   analyze_conv() uses it when the buffer would not fit in its memory limit (512 channels
-///   on a 128 × 128 torus: 35 GB stored, 19 MB on demand). Measured in a fresh process it was
-///   faster for 64-channel layers on large tori (no buffer pages to fault in) and slower for
-///   512-channel ones (the σ₁ search asks for each block twice), so it is not the default.
+/// - `on_demand`: only a copy of the weight; the blocks are computed by the same direct sum
+///   when asked, into the caller's scratch, a run of frequencies at a time (`prefetch()`), so
+///   that the weight is read once per run: `k₁k₂` multiply-adds per entry per request, small
+///   next to the block's Gram matrix, and memory independent of the torus (512 channels on a
+///   128 × 128 torus: 35 GB stored, 19 MB on demand). analyze_conv() uses it when the buffer
+///   would not fit in its memory limit. As the default it was slower or equal on every layer of
+///   bench/compare.py, in fresh processes too: it saves faulting in the buffer's pages, but the
+///   σ₁ search asks for each block twice and the weight is re-read for every run.
 template <class T>
 class KernelSpectrum {
  public:
@@ -79,7 +80,9 @@ class KernelSpectrum {
   const Extent& folded() const { return folded_; }
   /// Frequencies ν, one of each pair {ν, −ν} of the folded grid: `⌊m₁m₂/2⌋ + 1` to
   /// `⌊m₁m₂/2⌋ + 2` of them, in the order of the half grid (u major).
-  Index frequency_count() const;
+  Index frequency_count() const { return frequency_count(folded_); }
+  /// The same for a folded grid.
+  static Index frequency_count(const Extent& folded);
   /// ν = (u, v) of frequency index `f`.
   Extent frequency(Index f) const;
   /// 1 where ν = −ν (mod m), else 2: the values of B(ν) stand for B(−ν) too.
@@ -94,9 +97,22 @@ class KernelSpectrum {
   Index block_cols() const {
     return conv_.in_channels / conv_.groups * conv_.stride[0] * conv_.stride[1];
   }
-  /// Scratch for block() and real_block(): the alias matrices of one group, when computed on
-  /// demand (a stored spectrum is read in place).
-  using AliasScratch = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
+  /// Scratch for block() and real_block() on demand (a stored spectrum is read in place): the
+  /// alias matrices of frequencies [first, first + count) of `group`, `c_out/g · c_in/g` rows
+  /// (row-major matrices, one per column), column `(f − first)·s₁s₂ + a` for alias a.
+  struct AliasScratch {
+    Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic> values;
+    Index first = 0, count = 0, group = -1;
+  };
+  /// On demand: computes the alias matrices of frequencies [first, first + count) of `group` in
+  /// one matrix product, so the weight is read once for all of them rather than once per block;
+  /// the block() and real_block() calls for them that follow, with the same scratch, read them.
+  /// (A frequency outside the run is computed alone.) Does nothing when stored.
+  void prefetch(Index first, Index count, Index group, AliasScratch& scratch) const;
+  /// Frequencies per prefetch(): a scratch of at most 8 MiB, and at least 8 runs per thread
+  /// over all frequencies so that a dynamic schedule balances them. At least 1.
+  Index prefetch_count(int threads) const { return run_length(conv_, torus_, threads); }
+  static Index run_length(const ForwardConv& conv, const Extent& torus, int threads);
   /// Writes B(ν) of frequency `f` for `group` into `out` (resized as needed).
   void block(Index f, Index group, Matrix& out, AliasScratch& scratch) const;
   void block(Index f, Index group, Matrix& out) const {
@@ -130,6 +146,8 @@ class KernelSpectrum {
   /// Kernels with at most this many taps are transformed by direct summation (see
   /// direct_transform), larger ones by FFTW.
   static constexpr Index kDirectTaps = 64;
+  /// Scratch of one prefetch() run at most (unless one frequency needs more).
+  static constexpr Index kPrefetchBytes = Index(8) << 20;
   void direct_transform(const T* weight, int threads);
   /// M(ν + a∘m) of one group, row-major `c_out/g × c_in/g`, or its conjugate.
   struct AliasView {
