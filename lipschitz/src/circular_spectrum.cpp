@@ -294,6 +294,13 @@ struct Runs {
   Index of(Index job) const { return job % groups * per_group() + job / groups / per; }
 };
 
+/// Frequencies per run: one when stored (each block is then scheduled, and in phase 2 of the
+/// σ₁ search ordered, on its own), KernelSpectrum::prefetch_count() on demand.
+template <class T>
+Index run_length(const KernelSpectrum<T>& spectrum, int threads) {
+  return spectrum.stored() ? 1 : spectrum.prefetch_count(threads);
+}
+
 /// Calls `fn(job, buffers)` for the jobs (job = f·groups + g) of run `b` that `wanted(job)`
 /// accepts, with their blocks; the run is prefetched once, before the first such job.
 template <class T, class Wanted, class Fn>
@@ -324,7 +331,7 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
     offset[f + 1] = offset[f] + spectrum.multiplicity(f) * d * groups;
   std::vector<T> values(static_cast<std::size_t>(offset[freqs]));
   const int threads = detail::resolve_threads(options.threads);
-  const Runs runs(freqs, groups, spectrum.prefetch_count(threads));
+  const Runs runs(freqs, groups, run_length(spectrum, threads));
 #pragma omp parallel num_threads(threads)
   {
     Workspace<T> ws;
@@ -362,7 +369,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   const int threads = detail::resolve_threads(options.threads);
   const RoundingMargin margin =
       rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
-  const Runs runs(spectrum.frequency_count(), groups, spectrum.prefetch_count(threads));
+  const Runs runs(spectrum.frequency_count(), groups, run_length(spectrum, threads));
 
   // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
