@@ -8,6 +8,7 @@
 #include <boost/program_options.hpp>
 
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -89,7 +90,9 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
                 r.exact ? "certified to the tolerance" : "best estimate");
   std::printf("certified interval        [%.9g, %.9g]   relative width %.2e\n", r.lower_bound,
               r.upper_bound,
-              r.upper_bound > 0 ? (r.upper_bound - r.lower_bound) / r.upper_bound : 0.0);
+              !std::isfinite(r.upper_bound) ? std::numeric_limits<double>::infinity()
+              : r.upper_bound > 0           ? (r.upper_bound - r.lower_bound) / r.upper_bound
+                                            : 0.0);
   std::printf("method                    %s", to_string(r.method).c_str());
   if (r.method != ConvMethod::dense_svd)
     std::printf(" (%s torus; %lld frequency blocks: %lld pruned, %lld settled, %lld solved)",
@@ -107,11 +110,15 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
     std::printf(
         "\n                          lower bound from %d Lanczos steps on the true operator",
         r.lanczos.steps);
-  std::printf(
-      "\nreshaped-weight norm      %.9g   (what torch.nn.utils.spectral_norm reports: %.3gx "
-      "the layer's norm%s)\n",
-      reshaped, r.spectral_norm > 0 ? reshaped / r.spectral_norm : 0.0,
-      reshaped < r.lower_bound ? ", below it: not a bound" : "");
+  if (r.spectral_norm > 0 && std::isfinite(r.spectral_norm) && std::isfinite(reshaped))
+    std::printf(
+        "\nreshaped-weight norm      %.9g   (what torch.nn.utils.spectral_norm reports: %.3gx "
+        "the layer's norm%s)\n",
+        reshaped, reshaped / r.spectral_norm,
+        reshaped < r.lower_bound ? ", below it: not a bound" : "");
+  else
+    std::printf("\nreshaped-weight norm      %.9g   (what torch.nn.utils.spectral_norm reports)\n",
+                reshaped);
   if (!r.singular_values.empty()) {
     const auto& sv = r.singular_values;
     std::printf("singular values           %zu, from %.9g down to %.9g\n", sv.size(), sv.front(),
@@ -327,8 +334,7 @@ int conv_command(int argc, const char* const* argv) {
                                     " is not finite (" + std::to_string(w.data[i]) + ")");
     ConvNormResult r;
     if (precision == "float") {
-      const std::vector<float> wf(w.data.begin(), w.data.end());
-      r = analyze_conv(spec, wf.data(), options);
+      r = analyze_conv_in<float>(spec, w.data.data(), options);
     } else {
       r = analyze_conv(spec, w.data.data(), options);
     }

@@ -64,13 +64,15 @@ constexpr Index kGramPanel = 32;
 /// Lower triangle of the smaller Gram matrix: B Bᴴ if B is wide, Bᴴ B if tall (the strict
 /// upper triangle is zero).
 ///
-/// Eigen's Hermitian rank update runs its complex kernel at 12–20 GMAC/s here for
-/// 96 ≤ d ≤ 192 and at 512, against ~45 for a full complex product. Above 64 the lower
-/// triangle is therefore formed by column panels of width 32, each one full product
-/// (rows j.. of the Gram matrix against columns j..j+31): 1 + 32/d times the arithmetic of the
-/// triangle, 1.5–2.4 times faster (bench/README.md). Every entry is still one dot product of
-/// length D, so the rounding bound of §6 is unchanged. Real blocks keep the rank update, which
-/// is the faster one for them.
+/// Eigen's Hermitian rank update ran its complex kernel at 12–46 GMAC/s on the development
+/// machine, depending on the size and even on the buffers' addresses (a 128 × 128 block of one
+/// layer took 113 µs, of another 320 µs), against a steady ~45 for a full complex product.
+/// Above 64 the lower triangle is therefore formed by column panels of width 32, each one full
+/// product (rows j.. of the Gram matrix against columns j..j+31): 1 + 32/d times the arithmetic
+/// of the triangle. On blocks of the bench layers: 1.36× faster at d = 512 (7.2 against 9.7 ms),
+/// 1.7–2.4× where the rank update was slow, up to a third slower where it ran at full speed
+/// (bench/README.md). Every entry is still one dot product of length D, so the
+/// rounding bound of §6 is unchanged. Real blocks keep the rank update.
 template <class S>
 void gram(const Matrix<S>& b, Square<S>& a) {
   const bool wide = b.rows() <= b.cols();

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <type_traits>
 
 namespace lipschitz {
 
@@ -329,37 +330,76 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
   return r;
 }
 
-}  // namespace
+/// x·2^e for a bound: exact unless the result leaves the normal range, and then rounded
+/// outwards (down for a lower bound, up for an upper one), so that it still bounds: a σ₁ in the
+/// subnormal range would otherwise come back as one value rounded to nearest, and a σ₁ above
+/// the largest double as a lower bound of +∞.
+double scale_bound(double x, int e, bool upper) {
+  const double y = std::ldexp(x, e);
+  if (!std::isfinite(x) || (std::isfinite(y) && std::ldexp(y, -e) == x)) return y;
+  if (std::isinf(y)) return upper ? y : std::numeric_limits<double>::max();
+  return std::nextafter(y, upper ? std::numeric_limits<double>::infinity() : 0.0);
+}
 
-template <class T>
-ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
+/// analyze_conv() in precision T on a weight of type W (T, or double rounded to T): the weight
+/// is scaled by a power of two in W, then rounded to T, so values outside T's range are analysed
+/// rather than flushed to 0 or ∞.
+template <class T, class W>
+ConvNormResult analyze_rescaled(const ConvSpec& spec, const W* weight,
+                                const ConvNormOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   validate(spec);
   check_finite(spec, weight);
   // Every solver squares the operator (Gram matrices, Lanczos on TᵀT), so a weight of scale
   // 1e±150 in double (1e±19 in float) would overflow or underflow there, and bounds computed
   // from ∞ or 0 certify nothing (they came out below the truth). The analysis therefore runs
-  // on the weight times 2^−e, which is exact, and the results are scaled back by 2^e, also
-  // exact. Entries that underflow in the scaled copy are below 2^−1074 (2^−149) there, far
-  // inside the absolute rounding margin, which is computed from the scaled weight.
+  // on the weight times 2^−e, which is exact, and the results are scaled back by 2^e, exact
+  // unless they leave the normal range (then rounded outwards, scale_bound). Entries that
+  // underflow in the scaled copy are below 2^−1074 (2^−149) there, far inside the absolute
+  // rounding margin, which is computed from the scaled weight.
   const int e = weight_exponent(spec, weight);
-  if (e == 0) return analyze_scaled(spec, weight, options);
-  std::vector<T> scaled(static_cast<std::size_t>(weight_size(spec)));
-  for (std::size_t i = 0; i < scaled.size(); ++i) scaled[i] = std::ldexp(weight[i], -e);
-  ConvNormResult r = analyze_scaled(spec, scaled.data(), options);
-  auto back = [e](double& x) { x = std::ldexp(x, e); };
-  back(r.spectral_norm);
-  back(r.lower_bound);
-  back(r.upper_bound);
-  for (double& v : r.singular_values) back(v);
-  back(r.circular.lower);
-  back(r.circular.upper);
-  back(r.lanczos.value);
-  back(r.lanczos.ritz);
+  std::vector<T> scaled;
+  const T* data = nullptr;
+  if constexpr (std::is_same_v<T, W>) {
+    if (e == 0) data = weight;  // already in range: no copy
+  }
+  if (!data) {
+    scaled.resize(static_cast<std::size_t>(weight_size(spec)));
+    for (std::size_t i = 0; i < scaled.size(); ++i) scaled[i] = T(std::ldexp(weight[i], -e));
+    data = scaled.data();
+  }
+  ConvNormResult r = analyze_scaled(spec, data, options);
+  // The width the scaled analysis certified; what rounding the bounds outwards adds to it must
+  // stay within the tolerance for the answer to remain "exact".
+  const double width = std::ldexp(r.upper_bound - r.lower_bound, e);
+  r.lower_bound = scale_bound(r.lower_bound, e, false);
+  r.upper_bound = scale_bound(r.upper_bound, e, true);
+  if (!std::isfinite(r.upper_bound) ||
+      !(r.upper_bound - r.lower_bound - width <= std::max(options.tolerance, 1e-9) * r.upper_bound))
+    r.exact = false;
+  r.circular.lower = scale_bound(r.circular.lower, e, false);
+  r.circular.upper = scale_bound(r.circular.upper, e, true);
+  r.lanczos.value = scale_bound(r.lanczos.value, e, false);
+  r.lanczos.ritz = std::ldexp(r.lanczos.ritz, e);
+  r.spectral_norm = std::min(std::max(std::ldexp(r.spectral_norm, e), r.lower_bound), r.upper_bound);
+  for (double& v : r.singular_values) v = std::ldexp(v, e);
   if (std::isnan(r.lower_bound) || std::isnan(r.upper_bound))
     throw std::runtime_error("the bounds could not be computed (a NaN arose); please report this layer");
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+}  // namespace
+
+template <class T>
+ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {
+  return analyze_rescaled<T, T>(spec, weight, options);
+}
+
+template <class T>
+ConvNormResult analyze_conv_in(const ConvSpec& spec, const double* weight,
+                               const ConvNormOptions& options) {
+  return analyze_rescaled<T, double>(spec, weight, options);
 }
 
 template <class T>
@@ -403,6 +443,10 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
 
 template ConvNormResult analyze_conv(const ConvSpec&, const float*, const ConvNormOptions&);
 template ConvNormResult analyze_conv(const ConvSpec&, const double*, const ConvNormOptions&);
+template ConvNormResult analyze_conv_in<float>(const ConvSpec&, const double*,
+                                               const ConvNormOptions&);
+template ConvNormResult analyze_conv_in<double>(const ConvSpec&, const double*,
+                                                const ConvNormOptions&);
 template double reshaped_weight_norm(const ConvSpec&, const float*);
 template double reshaped_weight_norm(const ConvSpec&, const double*);
 

@@ -32,8 +32,7 @@ std::string number(double value) {
 ConvNormResult analyze(const ConvSpec& spec, const std::vector<double>& weight,
                        const NetworkBoundOptions& options) {
   if (options.double_precision) return analyze_conv<double>(spec, weight.data(), options.conv);
-  const std::vector<float> single(weight.begin(), weight.end());
-  return analyze_conv<float>(spec, single.data(), options.conv);
+  return analyze_conv_in<float>(spec, weight.data(), options.conv);
 }
 
 void set_interval(LayerBound& bound, const ConvNormResult& r) {

@@ -495,6 +495,27 @@ class ExtremeScaleTest(unittest.TestCase):
         self.check(w, ["--input", "12", "--precision", "float"])
 
 
+class FloatPrecisionRangeTest(unittest.TestCase):
+    """--precision float on a float64 file whose values lie outside float32's range: analysed
+    (scaled by a power of two before rounding to float), not refused as infinite or flushed to
+    zero. The interval must contain the double-precision answer."""
+
+    def test_outside_float_range(self):
+        w = np.random.default_rng(9).standard_normal((4, 3, 3, 3))
+        for scale in (1e-150, 1e-44, 1e39, 1e300):
+            path = save("float_range.npy", w * scale)
+            rc, out, err, _ = run(["conv", "--weight", path, "--input", "6", "--json", "--threads", "1"])
+            self.assertEqual(rc, 0, err)
+            want = json.loads(out)["spectral_norm"]
+            rc, out, err, _ = run(["conv", "--weight", path, "--input", "6", "--json", "--threads", "1",
+                                   "--precision", "float"])
+            self.assertEqual(rc, 0, "scale %g: %s" % (scale, err))
+            r = json.loads(out)
+            self.assertLessEqual(r["lower_bound"], want * (1 + 1e-9), "scale %g: %r" % (scale, r))
+            self.assertGreaterEqual(r["upper_bound"], want * (1 - 1e-9), "scale %g: %r" % (scale, r))
+            self.assertGreater(r["lower_bound"], 0.9 * want, "scale %g: %r" % (scale, r))
+
+
 class EndiannessTest(unittest.TestCase):
     def test_big_endian_and_c_contiguous_copy_agree(self):
         w = np.random.default_rng(7).standard_normal((4, 3, 3, 3))

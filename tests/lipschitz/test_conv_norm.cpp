@@ -147,6 +147,55 @@ TEST_CASE("any weight scale: the bounds scale with the weight and still hold") {
   check_scale_invariance<float>(rng, {-110, -70, 70, 110});
 }
 
+// Found by a stress test of the CLI after the normalisation above: results that leave the
+// double range when scaled back, and --precision float on double weights outside float's range.
+TEST_CASE("bounds outside the normal range are rounded outwards; float precision on any double weight") {
+  std::mt19937_64 rng(77);
+  for (const PaddingMode mode : {PaddingMode::zeros, PaddingMode::circular}) {
+    const ConvSpec spec = square_conv2d(4, 3, 3, 6, mode);
+    const auto w = random_weight(spec, rng);
+    const double truth = dense_singular_values(spec, w).front();
+    CAPTURE(mode == PaddingMode::circular);
+    // σ₁ around 1e-315 and 1e-321 (subnormal): lower ≤ truth ≤ upper after exact rescaling,
+    // and "exact" only while the interval is within the tolerance.
+    for (const int k : {-1045, -1065}) {
+      CAPTURE(k);
+      // The weights are subnormal themselves and so rounded: the truth is that of the rounded
+      // weights, scaled back up (exactly) for the reference.
+      std::vector<double> tiny(w.size()), back(w.size());
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        tiny[i] = std::ldexp(w[i], k);
+        back[i] = std::ldexp(tiny[i], -k);
+      }
+      const double truth_k = dense_singular_values(spec, back).front();
+      const ConvNormResult r = analyze_conv(spec, tiny.data());
+      CHECK(std::ldexp(r.lower_bound, -k) <= truth_k * (1 + kReferenceSlack));
+      CHECK(std::ldexp(r.upper_bound, -k) >= truth_k * (1 - kReferenceSlack));
+      if (r.exact) CHECK(r.upper_bound - r.lower_bound <= 1e-6 * r.upper_bound);
+    }
+    // σ₁ beyond the largest double: the lower bound is that largest double, not +∞.
+    std::vector<double> huge(w.size());
+    for (std::size_t i = 0; i < w.size(); ++i) huge[i] = std::ldexp(w[i], 1022);
+    const ConvNormResult big = analyze_conv(spec, huge.data());
+    if (std::ldexp(truth, 1022) > std::numeric_limits<double>::max()) {
+      CHECK(big.lower_bound == std::numeric_limits<double>::max());
+      CHECK(std::isinf(big.upper_bound));
+      CHECK_FALSE(big.exact);
+    }
+    // Float precision on double weights far outside float's range (and in its subnormal range):
+    // analysed, neither refused as infinite nor flushed to zero.
+    for (const int k : {-500, -150, 140, 500}) {
+      CAPTURE(k);
+      std::vector<double> scaled(w.size());
+      for (std::size_t i = 0; i < w.size(); ++i) scaled[i] = std::ldexp(w[i], k);
+      const ConvNormResult r = analyze_conv_in<float>(spec, scaled.data());
+      CHECK(std::ldexp(r.lower_bound, -k) <= truth * (1 + 1e-6));
+      CHECK(std::ldexp(r.upper_bound, -k) >= truth * (1 - 1e-6));
+      CHECK(std::ldexp(r.lower_bound, -k) > 0.9 * truth);
+    }
+  }
+}
+
 TEST_CASE("large kernels: the FFT transform of the kernel (> 64 taps)") {
   std::mt19937_64 rng(81);
   for (int trial = 0; trial < 8; ++trial) {

@@ -87,6 +87,14 @@ template <class T>
 ConvNormResult analyze_conv(const ConvSpec& spec, const T* weight,
                             const ConvNormOptions& options = {});
 
+/// analyze_conv() in precision T on a double weight (`analyze_conv_in<float>` for
+/// `--precision float`): the weight is scaled by a power of two in double before it is rounded
+/// to T, so a weight outside T's range (float: beyond 3.4e38, or below 1e-38 where float loses
+/// digits) is analysed rather than refused as infinite or flushed to zero.
+template <class T>
+ConvNormResult analyze_conv_in(const ConvSpec& spec, const double* weight,
+                               const ConvNormOptions& options = {});
+
 /// σ₁ of the weight reshaped to a matrix as `torch.nn.utils.spectral_norm` does (and Miyato et
 /// al. 2018): `weight_dim0 × (rest)` for convolutions, `weight_dim1 × (rest)` for transposed
 /// ones (PyTorch uses dim = 1 there). Not a bound on the layer's norm (ALGORITHMS.md §5); shown
