@@ -130,6 +130,9 @@ template <class S>
 Real<S> largest_eigenvalue(const Square<S>& a, Square<S>& work) {
   Eigen::Matrix<Real<S>, Eigen::Dynamic, 1> values;
   hermitian_eigenvalues<S>(a, work, values);
+  // maxCoeff may skip a NaN: a non-finite eigenvalue makes the result NaN, which the caller
+  // treats as "no bound".
+  if (!values.allFinite()) return std::numeric_limits<Real<S>>::quiet_NaN();
   return values.size() > 0 ? values.maxCoeff() : Real<S>(0);
 }
 
@@ -334,6 +337,7 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   std::vector<T> values(static_cast<std::size_t>(offset[freqs]));
   const int threads = detail::resolve_threads(options.threads);
   const Runs runs(freqs, groups, run_length(spectrum, threads));
+  std::atomic<bool> non_finite{false};
 #pragma omp parallel num_threads(threads)
   {
     Workspace<T> ws;
@@ -349,14 +353,21 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
         } else {
           gram<S>(buf.b, buf.a);
           hermitian_eigenvalues<S>(buf.a, buf.work, sv);
+          if (!sv.allFinite()) non_finite = true;  // before cwiseMax, which may drop a NaN
           sv = sv.cwiseMax(T(0)).cwiseSqrt();
         }
+        if (!sv.allFinite()) non_finite = true;  // reported after the parallel region
         const Index f = job / groups, g = job % groups, mult = spectrum.multiplicity(f);
         T* out = values.data() + offset[f] + g * mult * d;
         for (Index r = 0; r < mult; ++r) std::copy(sv.data(), sv.data() + d, out + r * d);
       });
     }
   }
+  // A NaN would also make the sort below undefined, and the first value need not be σ₁.
+  if (non_finite)
+    throw std::runtime_error(
+        "a frequency block's singular values are not finite (the weight's scale is out of "
+        "range; analyze_conv normalises it)");
   std::sort(values.begin(), values.end(), std::greater<T>());
   return values;
 }
@@ -477,7 +488,14 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
         return;
       }
     }
-    const double sigma = std::sqrt(std::max(0.0, double(largest_eigenvalue<S>(buf.a, buf.work))));
+    const double lambda = double(largest_eigenvalue<S>(buf.a, buf.work));
+    if (std::isnan(lambda)) {
+      // A non-finite eigenvalue (an overflowed Gram matrix): no bound from this block but
+      // what g already gives.
+      upper[job] = std::isnan(g) ? std::numeric_limits<double>::infinity() : g;
+      return;
+    }
+    const double sigma = std::sqrt(std::max(0.0, lambda));
     upper[job] = std::min(g, margin.upper(sigma));
     lower[job] = std::max(lower[job], margin.lower(sigma));
     raise(lower[job]);

@@ -354,9 +354,9 @@ ConvNormResult analyze_rescaled(const ConvSpec& spec, const W* weight,
   // 1e±150 in double (1e±19 in float) would overflow or underflow there, and bounds computed
   // from ∞ or 0 certify nothing (they came out below the truth). The analysis therefore runs
   // on the weight times 2^−e, which is exact, and the results are scaled back by 2^e, exact
-  // unless they leave the normal range (then rounded outwards, scale_bound). Entries that
-  // underflow in the scaled copy are below 2^−1074 (2^−149) there, far inside the absolute
-  // rounding margin, which is computed from the scaled weight.
+  // unless they leave the normal range (then rounded outwards, scale_bound). Entries below
+  // 2^−1022 (2^−126) of the largest lose digits in the scaled copy, at most 2^−1075 (2^−150)
+  // each, far inside the absolute rounding margin, which is computed from the scaled weight.
   const int e = weight_exponent(spec, weight);
   std::vector<T> scaled;
   const T* data = nullptr;

@@ -196,6 +196,46 @@ TEST_CASE("bounds outside the normal range are rounded outwards; float precision
   }
 }
 
+TEST_CASE("blocks above 96: the blocked Cholesky test and panel Gram matrices, against the dense SVD") {
+  std::mt19937_64 rng(4242);
+  // 128 channels on a 2 × 2 torus (blocks of 128, Gram matrices by panels, blocked Cholesky),
+  // and 100 → 130 with stride 2 on 4 × 4 (wide blocks 130 × 400, the panel remainder 130 = 4·32 + 2).
+  ConvSpec a = square_conv2d(128, 128, 3, 2, PaddingMode::circular);
+  ConvSpec b = square_conv2d(130, 100, 3, 4, PaddingMode::circular);
+  b.stride = {2, 2};
+  for (const ConvSpec& spec : {a, b}) {
+    const auto w = random_weight(spec, rng);
+    const auto want = dense_singular_values(spec, w);
+    ConvNormOptions o;
+    const ConvNormResult r = run<double>(spec, w, o);
+    CHECK(r.exact);
+    CHECK(r.lower_bound <= want.front() * (1 + kReferenceSlack));
+    CHECK(r.upper_bound >= want.front() * (1 - kReferenceSlack));
+    CHECK(r.circular.settled + r.circular.pruned > 0);  // some block went through the test
+    o.all_singular_values = true;
+    const ConvNormResult all = run<double>(spec, w, o);
+    REQUIRE(all.singular_values.size() == want.size());
+    CHECK(spectrum_error(all.singular_values, want) < kDoubleTol);
+  }
+}
+
+TEST_CASE("the public solvers on an overflowing spectrum: no finite bound below the truth") {
+  // analyze_conv normalises the scale; called directly on float weights of ~1e19, the Gram
+  // matrices overflow. The σ₁ search may then give up (+∞) but must not certify a small bound,
+  // and the full spectrum must refuse rather than sort NaNs.
+  std::mt19937_64 rng(99);
+  const ConvSpec spec = square_conv2d(6, 5, 3, 4, PaddingMode::circular);
+  const auto w = random_weight(spec, rng);
+  const double truth = dense_singular_values(spec, w).front();
+  std::vector<float> big(w.size());
+  for (std::size_t i = 0; i < w.size(); ++i) big[i] = float(std::ldexp(w[i], 64));
+  const ForwardConv conv = forward_conv(spec);
+  const KernelSpectrum<float> spectrum(big.data(), conv, conv.input);
+  const NormBounds nb = circular_norm_bounds(spectrum);
+  CHECK(nb.upper >= std::ldexp(truth, 64) * (1 - 1e-5));
+  CHECK_THROWS_AS(circular_singular_values(spectrum), std::runtime_error);
+}
+
 TEST_CASE("large kernels: the FFT transform of the kernel (> 64 taps)") {
   std::mt19937_64 rng(81);
   for (int trial = 0; trial < 8; ++trial) {
@@ -242,9 +282,13 @@ TEST_CASE("zero padding on a larger layer: a narrow certified interval") {
 
 TEST_CASE("stored and on-demand spectra give the same bounds and spectrum; memory limit") {
   std::mt19937_64 rng(2048);
-  for (const Index stride : {1, 2}) {
+  for (const Index stride : {1, 2, 3}) {
     ConvSpec s = square_conv2d(8, 6, 3, 8, PaddingMode::circular);
     s.stride = {stride, stride};
+    if (stride == 3) {  // groups, and a torus the stride divides
+      s.groups = 2;
+      s.input = {12, 12};
+    }
     const auto w = random_weight(s, rng);
     const ForwardConv conv = forward_conv(s);
     const Extent torus = minimal_torus(conv);

@@ -109,7 +109,7 @@ class KernelSpectrum {
   /// the block() and real_block() calls for them that follow, with the same scratch, read them.
   /// (A frequency outside the run is computed alone.) Does nothing when stored.
   void prefetch(Index first, Index count, Index group, AliasScratch& scratch) const;
-  /// Frequencies per prefetch(): a scratch of at most 8 MiB, and at least 8 runs per thread
+  /// Frequencies per prefetch(): a scratch of at most 8 MiB, and about 8 runs per thread
   /// over all frequencies so that a dynamic schedule balances them. At least 1.
   Index prefetch_count(int threads) const { return run_length(conv_, torus_, threads); }
   static Index run_length(const ForwardConv& conv, const Extent& torus, int threads);
