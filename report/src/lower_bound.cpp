@@ -76,12 +76,27 @@ void check_independent_samples(const Forward& forward, const at::Tensor& x) {
                              "per input are not defined");
 }
 
-// ‖f(x + hv) − f(x)‖ / h: a difference quotient of the model itself.
-double secant(const Forward& forward, const at::Tensor& x, at::Tensor v, double h) {
+// ‖f(x + hv) − f(x)‖ / h, a difference quotient of the model itself: ≤ L for every h > 0, as
+// long as the difference is resolved. Each output carries rounding of order ε·‖f‖, so the
+// difference must stand well above that: below 1e4·ε·(‖f(x)‖ + ‖f(x + hv)‖) (a small slope
+// under a large output, e.g. a bias) it is rounding, not slope, and h grows by 100 (any h gives
+// a valid secant; a larger one only averages the slope) until it is resolved or h reaches
+// 1e4·max(1, ‖x‖). The returned value is reduced by 64·ε·(‖f(x)‖ + ‖f(x + hv)‖)/h for the
+// rounding that remains; NaN if the difference was never resolved or is not finite.
+double secant(const Forward& forward, const at::Tensor& x, at::Tensor v, double h, double eps) {
   torch::NoGradGuard no_grad;
   v = v / v.norm();  // unit in this precision: a float32-normalised v is off by ~1e-7
-  const at::Tensor a = forward(x.unsqueeze(0)), b = forward((x + h * v).unsqueeze(0));
-  return (b - a).to(at::kDouble).norm().item<double>() / h;
+  const at::Tensor a = forward(x.unsqueeze(0));
+  const double size = std::max(1.0, x.norm().item<double>());
+  for (; h <= 1e4 * size; h *= 100) {
+    const at::Tensor b = forward((x + h * v).unsqueeze(0));
+    const double diff = (b - a).to(at::kDouble).norm().item<double>();
+    const double scale =
+        a.to(at::kDouble).norm().item<double>() + b.to(at::kDouble).norm().item<double>();
+    if (!std::isfinite(diff) || !std::isfinite(scale)) break;
+    if (diff > 1e4 * eps * scale) return (diff - 64 * eps * scale) / h;
+  }
+  return std::numeric_limits<double>::quiet_NaN();
 }
 
 }  // namespace
@@ -225,14 +240,18 @@ LowerBoundResult empirical_lower_bound(const Differentiable& model, const Shape&
   if (model.forward_double) {
     try {
       confirmed = secant(model.forward_double, best_point.to(at::kDouble),
-                         best_direction.to(at::kDouble), 1e-6 * size);
-      result.method += ", confirmed by a float64 secant";
+                         best_direction.to(at::kDouble), 1e-6 * size,
+                         std::numeric_limits<double>::epsilon());
+      if (!std::isnan(confirmed)) result.method += ", confirmed by a float64 secant";
     } catch (const std::exception&) {
     }
   }
   if (std::isnan(confirmed)) {
-    confirmed = secant(forward, best_point, best_direction, 1e-2 * size);
-    result.method += ", confirmed by a float32 secant";
+    confirmed = secant(forward, best_point, best_direction, 1e-2 * size,
+                       std::numeric_limits<float>::epsilon());
+    result.method += std::isnan(confirmed)
+                         ? ", not confirmed: the secants were lost in rounding or not finite"
+                         : ", confirmed by a float32 secant";
   }
   result.value = std::isfinite(confirmed) ? std::max(0.0, confirmed) : 0.0;
   result.seconds =

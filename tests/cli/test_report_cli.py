@@ -857,6 +857,48 @@ class SoundnessTest(unittest.TestCase):
         return n
 
     @unittest.skipIf(torch is None, "needs torch")
+    def test_small_slope_under_a_large_bias(self):
+        # Linear with weights of ~1e-12 and biases of ~0.3: the exact norm is σ₁(W). The
+        # secant that confirms the empirical lower bound used to lose the difference in
+        # rounding and report a "lower bound" 35 % above the norm.
+        torch.manual_seed(0)
+        m = torch.nn.Linear(8, 5)  # PyTorch's default biases, |b| ≤ 0.35
+        with torch.no_grad():
+            m.weight.mul_(1e-12)
+        truth = float(torch.linalg.svdvals(m.weight.double())[0])
+        path = self.export("small_slope", m, (8,))
+        args = ["report", path, "--input-shape", "8", "--json", "--threads", "1", "--samples", "8",
+                "--ascent-steps", "5"]
+        rc, out, err, _ = run(args)
+        self.assertEqual(rc, 0, "%s: %s" % (command(args), err))
+        n = json.loads(out)["network"]
+        what = "%s: %r (truth %g)" % (command(args), n, truth)
+        self.assertTrue(n["certified"], what)
+        self.assertGreaterEqual(n["upper_bound"], truth * (1 - kBoundRelSlack), what)
+        self.assertLessEqual(n["lower_bound"], truth * (1 + 1e-4), what)
+        self.assertGreater(n["lower_bound"], 0.5 * truth, what)  # resolved, not given up
+
+    @unittest.skipIf(torch is None, "needs torch")
+    def test_float_precision_at_extreme_scales(self):
+        # --float rounds the weights to float after scaling them: layers whose norms lie far
+        # outside float's comfortable range are still bounded (they came out 1e4–1e5 too low).
+        for scale, name in ((1e10, "lin_big"), (1e-15, "lin_small")):
+            torch.manual_seed(0)
+            m = torch.nn.Linear(8, 5)
+            with torch.no_grad():
+                m.weight.mul_(scale)
+            truth = float(torch.linalg.svdvals(m.weight.double())[0])
+            path = self.export(name, m, (8,))
+            args = ["report", path, "--input-shape", "8", "--json", "--threads", "1", "--float",
+                    "--no-lower-bound"]
+            rc, out, err, _ = run(args)
+            self.assertEqual(rc, 0, "%s: %s" % (command(args), err))
+            n = json.loads(out)["network"]
+            self.assertTrue(n["certified"], "%s: %r" % (command(args), n))
+            self.assertGreaterEqual(n["upper_bound"], truth * (1 - 1e-6), "%s: %r" % (name, n))
+            self.assertLessEqual(n["upper_bound"], truth * 1.01, "%s: %r" % (name, n))
+
+    @unittest.skipIf(torch is None, "needs torch")
     def test_second_output_of_an_op(self):
         class M(torch.nn.Module):  # x + 10·mean(x) over 4 features: I + (10/4)·11ᵀ, norm 11
             def forward(self, x):
