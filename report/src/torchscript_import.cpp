@@ -313,8 +313,11 @@ class Interpreter {
     const auto ints = [&](std::size_t i) { return arg(node, i).toIntVector(); };
     const auto weight_tensor = [&](std::size_t i) { return arg(node, i).toTensor(); };
 
+    // `_convolution_mode` is what tracing records for Conv1d/Conv2d(padding='same' or 'valid'):
+    // conv2d's arguments with the padding as a string.
     if (op == "aten::_convolution" || op == "aten::convolution" || s == "conv1d" ||
-        s == "conv2d" || s == "conv_transpose1d" || s == "conv_transpose2d") {
+        s == "conv2d" || s == "_convolution_mode" || s == "conv_transpose1d" ||
+        s == "conv_transpose2d") {
       if (!constant(1) || !constant(2)) return false;
       const at::Tensor w = weight_tensor(1);
       if (w.dim() != 3 && w.dim() != 4) return false;

@@ -879,6 +879,22 @@ class SoundnessTest(unittest.TestCase):
         self.assertGreater(n["lower_bound"], 0.5 * truth, what)  # resolved, not given up
 
     @unittest.skipIf(torch is None, "needs torch")
+    def test_traced_padding_same(self):
+        # Tracing records Conv2d(padding='same') as aten::_convolution_mode. Odd effective
+        # kernels pad symmetrically and are bounded (the layer is linear: its norm is the
+        # Jacobian's σ₁); even ones would need asymmetric padding and are not certified.
+        torch.manual_seed(0)
+        odd = torch.nn.Conv2d(2, 3, 3, padding="same", dilation=2, bias=False)
+        x = torch.randn(1, 2, 5, 5, dtype=torch.float64)
+        jac = torch.autograd.functional.jacobian(lambda t: odd.double()(t).reshape(-1), x)
+        truth = float(torch.linalg.svdvals(jac.reshape(jac.shape[0], -1))[0])
+        n = self.check("same_odd", odd.float(), (2, 5, 5), truth)
+        self.assertTrue(n["certified"], n)
+        self.assertLessEqual(n["upper_bound"], truth * (1 + 1e-6), n)
+        even = torch.nn.Conv2d(2, 3, 4, padding="same")
+        self.assertFalse(self.check("same_even", even, (2, 5, 5), 1e9)["certified"])
+
+    @unittest.skipIf(torch is None, "needs torch")
     def test_float_precision_at_extreme_scales(self):
         # --float rounds the weights to float after scaling them: layers whose norms lie far
         # outside float's comfortable range are still bounded (they came out 1e4–1e5 too low).
