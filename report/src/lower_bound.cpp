@@ -14,8 +14,12 @@ namespace {
 
 using Forward = std::function<at::Tensor(const at::Tensor&)>;
 
-// Per-sample Euclidean norms of a batch-first tensor.
-at::Tensor norms(const at::Tensor& t) { return t.reshape({t.size(0), -1}).norm(2, 1); }
+// Per-sample Euclidean norms of a batch-first tensor, summed in double: in float32 the squares
+// of entries above ~1e19 overflow, and a layer with a gain of 1e10 made the power iteration's
+// norms infinite, its directions zero and the empirical lower bound 0.
+at::Tensor norms(const at::Tensor& t) {
+  return t.reshape({t.size(0), -1}).to(at::kDouble).norm(2, 1).to(t.scalar_type());
+}
 
 at::Tensor per_sample(const at::Tensor& values, const at::Tensor& x) {
   std::vector<int64_t> shape(x.dim(), 1);

@@ -879,6 +879,19 @@ class SoundnessTest(unittest.TestCase):
         self.assertGreater(n["lower_bound"], 0.5 * truth, what)  # resolved, not given up
 
     @unittest.skipIf(torch is None, "needs torch")
+    def test_large_gain_lower_bound(self):
+        # Weights of ~1e10: the float32 norms inside the Jacobian power iteration overflowed,
+        # and the empirical lower bound came out 0 ("not confirmed").
+        torch.manual_seed(0)
+        m = torch.nn.Linear(8, 5)
+        with torch.no_grad():
+            m.weight.mul_(1e10)
+        truth = float(torch.linalg.svdvals(m.weight.double())[0])
+        n = self.check("large_gain", m, (8,), truth)
+        self.assertGreater(n["lower_bound"], 0.5 * truth, n)
+        self.assertIn("confirmed by a float64 secant", n["lower_bound_method"], n)
+
+    @unittest.skipIf(torch is None, "needs torch")
     def test_traced_padding_same(self):
         # Tracing records Conv2d(padding='same') as aten::_convolution_mode. Odd effective
         # kernels pad symmetrically and are bounded (the layer is linear: its norm is the
