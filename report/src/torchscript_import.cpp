@@ -204,6 +204,10 @@ class Interpreter {
       throw ImportError(path_ + ": " + e.what());
     }
     const at::Tensor& ours = builder_.value(index);
+    if (real.is_floating_point() && !real.isfinite().all().item<bool>())
+      throw ImportError(path_ + ": layer '" + layer.name + "' (" + node->kind().toQualString() +
+                        "): the model's own output is not finite (inf or NaN) on a random input; "
+                        "are its weights finite and within their dtype's range?");
     if (!agree(ours, real))
       throw ImportError(path_ + ": layer '" + layer.name + "' (" + node->kind().toQualString() +
                         "): our reading of it gives a different output from the model's (max "
@@ -736,6 +740,9 @@ ImportedModel import_torchscript(const std::string& path, const std::optional<Sh
       values[i] = run_layer(network.layers[i], inputs);
     }
     const at::Tensor theirs = module.forward({fresh}).toTensor();
+    if (!theirs.isfinite().all().item<bool>())
+      throw ImportError(path + ": the model's own output on a random input is not finite (inf or "
+                        "NaN): are its weights finite and within their dtype's range?");
     if (!agree(values[network.output], theirs))
       throw ImportError(path + ": the layers read from the model do not reproduce its output on "
                         "a new input (max difference " +

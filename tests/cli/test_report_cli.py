@@ -879,6 +879,19 @@ class SoundnessTest(unittest.TestCase):
         self.assertGreater(n["lower_bound"], 0.5 * truth, what)  # resolved, not given up
 
     @unittest.skipIf(torch is None, "needs torch")
+    def test_infinite_weights_are_named(self):
+        # A float32 model whose weights overflowed to inf used to be refused with a message
+        # about in-place updates ("max difference -nan").
+        m = torch.nn.Linear(8, 5)
+        with torch.no_grad():
+            m.weight[0, 0] = float("inf")
+        path = self.export("inf_weight", m, (8,))
+        rc, out, err, _ = run(["report", path, "--input-shape", "8", "--json"])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("not finite", err)
+        self.assertEqual(out, "")
+
+    @unittest.skipIf(torch is None, "needs torch")
     def test_large_gain_lower_bound(self):
         # Weights of ~1e10: the float32 norms inside the Jacobian power iteration overflowed,
         # and the empirical lower bound came out 0 ("not confirmed").
