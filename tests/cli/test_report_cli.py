@@ -842,10 +842,10 @@ class SoundnessTest(unittest.TestCase):
             torch.jit.trace(module, torch.randn(2, *shape)).save(path)
         return path
 
-    def check(self, name, module, shape, truth):
+    def check(self, name, module, shape, truth, samples=16, extra=()):
         path = self.export(name, module, shape)
         args = ["report", path, "--input-shape", shape_arg(shape), "--json", "--threads", "1",
-                "--samples", "16", "--ascent-steps", "5"]
+                "--samples", str(samples), "--ascent-steps", "5"] + list(extra)
         rc, out, err, _ = run(args)
         self.assertEqual(rc, 0, "%s: %s" % (command(args), err))
         n = json.loads(out)["network"]
@@ -866,17 +866,9 @@ class SoundnessTest(unittest.TestCase):
         with torch.no_grad():
             m.weight.mul_(1e-12)
         truth = float(torch.linalg.svdvals(m.weight.double())[0])
-        path = self.export("small_slope", m, (8,))
-        args = ["report", path, "--input-shape", "8", "--json", "--threads", "1", "--samples", "8",
-                "--ascent-steps", "5"]
-        rc, out, err, _ = run(args)
-        self.assertEqual(rc, 0, "%s: %s" % (command(args), err))
-        n = json.loads(out)["network"]
-        what = "%s: %r (truth %g)" % (command(args), n, truth)
-        self.assertTrue(n["certified"], what)
-        self.assertGreaterEqual(n["upper_bound"], truth * (1 - kBoundRelSlack), what)
-        self.assertLessEqual(n["lower_bound"], truth * (1 + 1e-4), what)
-        self.assertGreater(n["lower_bound"], 0.5 * truth, what)  # resolved, not given up
+        n = self.check("small_slope", m, (8,), truth, samples=8)  # lower ≤ truth checked there
+        self.assertTrue(n["certified"], n)
+        self.assertGreater(n["lower_bound"], 0.5 * truth, n)  # resolved, not given up
 
     @unittest.skipIf(torch is None, "needs torch")
     def test_infinite_weights_are_named(self):
@@ -930,13 +922,8 @@ class SoundnessTest(unittest.TestCase):
             with torch.no_grad():
                 m.weight.mul_(scale)
             truth = float(torch.linalg.svdvals(m.weight.double())[0])
-            path = self.export(name, m, (8,))
-            args = ["report", path, "--input-shape", "8", "--json", "--threads", "1", "--float",
-                    "--no-lower-bound"]
-            rc, out, err, _ = run(args)
-            self.assertEqual(rc, 0, "%s: %s" % (command(args), err))
-            n = json.loads(out)["network"]
-            self.assertTrue(n["certified"], "%s: %r" % (command(args), n))
+            n = self.check(name, m, (8,), truth, extra=["--float", "--no-lower-bound"])
+            self.assertTrue(n["certified"], "%s: %r" % (name, n))
             self.assertGreaterEqual(n["upper_bound"], truth * (1 - 1e-6), "%s: %r" % (name, n))
             self.assertLessEqual(n["upper_bound"], truth * 1.01, "%s: %r" % (name, n))
 
