@@ -1,10 +1,17 @@
 // Google Benchmark for the engine on real layer shapes (circular padding at the layer's input
 // size): the full spectrum and the certified σ₁, each with the number of threads named.
 //
+// "gram floor" times only the Gram matrix BᴴB of every frequency block (the smaller side, its
+// lower triangle, real for self-conjugate frequencies), on a spectrum computed beforehand: the
+// least any certificate that factors or eigen-solves each block's Gram matrix must spend, next
+// to which the certified σ₁ time can be read (bench/README.md, "Why σ₁ is not at 20×").
+//
 // With `--weight=W.npy --input=N [--stride=S] [--threads=T]` it times that one layer instead
 // (circular padding, the CLI's defaults), one call per repetition after an untimed warm-up call:
 // how bench/compare.py times the engine in one process, as the PyTorch reference is timed.
 #include <lipschitz/conv_norm.hpp>
+#include <lipschitz/conv_spec.hpp>
+#include <lipschitz/kernel_spectrum.hpp>
 #include <lipschitz/npy.hpp>
 
 #include <benchmark/benchmark.h>
@@ -71,6 +78,48 @@ void run_spec(benchmark::State& state, const lipschitz::ConvSpec& spec, const st
   state.counters["sigma_1"] = sigma;
 }
 
+/// The lower triangle of the Gram matrix of the smaller side of b.
+template <class M, class G>
+void gram_of(const M& b, G& g) {
+  if (b.cols() <= b.rows())
+    g.template triangularView<Eigen::Lower>() = b.adjoint() * b;
+  else
+    g.template triangularView<Eigen::Lower>() = b * b.adjoint();
+}
+
+void gram_floor(benchmark::State& state, const Layer& layer) {
+  using Spectrum = lipschitz::KernelSpectrum<double>;
+  const auto spec = spec_of(layer);
+  const auto w = weights(spec);
+  const lipschitz::ForwardConv conv = lipschitz::forward_conv(spec);
+  const Spectrum spectrum(w.data(), conv, spec.input, 2);
+  const int threads = static_cast<int>(state.range(0));
+  const lipschitz::Index groups = conv.groups, jobs = spectrum.frequency_count() * groups;
+  const lipschitz::Index d = std::min(spectrum.block_rows(), spectrum.block_cols());
+  for (auto _ : state) {
+#pragma omp parallel num_threads(threads)
+    {
+      Spectrum::Matrix b;
+      Spectrum::RealMatrix r;
+      Eigen::MatrixXcd g(d, d);
+      Eigen::MatrixXd h(d, d);
+#pragma omp for schedule(dynamic)
+      for (lipschitz::Index job = 0; job < jobs; ++job) {
+        const lipschitz::Index f = job / groups, group = job % groups;
+        if (spectrum.self_conjugate(f)) {
+          spectrum.real_block(f, group, r);
+          gram_of(r, h);
+        } else {
+          spectrum.block(f, group, b);
+          gram_of(b, g);
+        }
+      }
+      benchmark::DoNotOptimize(g.data());
+      benchmark::DoNotOptimize(h.data());
+    }
+  }
+}
+
 void run(benchmark::State& state, const Layer& layer, bool all) {
   const auto spec = spec_of(layer);
   run_spec(state, spec, weights(spec), all, false);
@@ -132,6 +181,12 @@ void register_layers() {
         ->UseRealTime();
     benchmark::RegisterBenchmark((std::string("certified sigma_1/") + l.name).c_str(),
                                  [l](benchmark::State& s) { run(s, l, false); })
+        ->Arg(2)
+        ->ArgName("threads")
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((std::string("gram floor/") + l.name).c_str(),
+                                 [l](benchmark::State& s) { gram_floor(s, l); })
         ->Arg(2)
         ->ArgName("threads")
         ->Unit(benchmark::kMillisecond)
