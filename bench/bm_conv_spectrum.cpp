@@ -1,6 +1,10 @@
 // Google Benchmark for the engine on real layer shapes (circular padding at the layer's input
 // size): the full spectrum and the certified σ₁, each with the number of threads named.
 //
+// "lanczos operator" times one application and one adjoint of the zero-padded layer by each of
+// the two operators the Lanczos lower bound can use (FFT on the minimal torus, or spatial
+// im2col + matrix product), on the shapes analyze_conv's cost model was fitted to.
+//
 // "gram floor" times only the Gram matrix BᴴB of every frequency block (the smaller side, its
 // lower triangle, real for self-conjugate frequencies), on a spectrum computed beforehand: the
 // least any certificate that factors or eigen-solves each block's Gram matrix must spend, next
@@ -11,6 +15,7 @@
 // repetition after an untimed warm-up call: how bench/compare.py times the engine in one
 // process, as the PyTorch reference is timed.
 #include <lipschitz/conv_norm.hpp>
+#include <lipschitz/conv_operator.hpp>
 #include <lipschitz/conv_spec.hpp>
 #include <lipschitz/kernel_spectrum.hpp>
 #include <lipschitz/npy.hpp>
@@ -77,6 +82,59 @@ void run_spec(benchmark::State& state, const lipschitz::ConvSpec& spec, const st
     sigma = r.spectral_norm;
   }
   state.counters["sigma_1"] = sigma;
+}
+
+struct ZeroPadded {
+  const char* name;
+  lipschitz::Index c_out, c_in_per_group, k, n, stride, groups;
+};
+
+// ResNet-18's 3×3 layers, DCGAN critic layers, larger kernels, a thin layer on a large input,
+// depthwise layers.
+const ZeroPadded kZeroPadded[] = {
+    {"64 3x3 @56", 64, 64, 3, 56, 1, 1},        {"128 3x3 @28", 128, 128, 3, 28, 1, 1},
+    {"256 3x3 @14", 256, 256, 3, 14, 1, 1},     {"512 3x3 @7", 512, 512, 3, 7, 1, 1},
+    {"64->128 4x4/2 @32", 128, 64, 4, 32, 2, 1}, {"256->512 4x4/2 @8", 512, 256, 4, 8, 2, 1},
+    {"256 5x5 @14", 256, 256, 5, 14, 1, 1},     {"128 7x7 @28", 128, 128, 7, 28, 1, 1},
+    {"64 5x5 @56", 64, 64, 5, 56, 1, 1},        {"32 3x3 @128", 32, 32, 3, 128, 1, 1},
+    {"64 depthwise 3x3 @56", 64, 1, 3, 56, 1, 64}, {"256 depthwise 3x3 @14", 256, 1, 3, 14, 1, 256},
+};
+
+template <class Op>
+void apply_both(benchmark::State& state, Op& op) {
+  std::vector<double> x(static_cast<std::size_t>(op.input_size())),
+      y(static_cast<std::size_t>(op.output_size()));
+  std::mt19937_64 rng(1);
+  std::normal_distribution<double> normal;
+  for (double& v : x) v = normal(rng);
+  for (auto _ : state) {
+    op.apply(x.data(), y.data());
+    op.apply_adjoint(y.data(), x.data());
+  }
+}
+
+void lanczos_operator(benchmark::State& state, const ZeroPadded& l, bool fft) {
+  lipschitz::ConvSpec spec;
+  spec.weight_dim0 = l.c_out;
+  spec.weight_dim1 = l.c_in_per_group;
+  spec.groups = l.groups;
+  spec.kernel = {l.k, l.k};
+  spec.input = {l.n, l.n};
+  spec.stride = {l.stride, l.stride};
+  spec.padding = {(l.k - 1) / 2, (l.k - 1) / 2};
+  spec.padding_mode = lipschitz::PaddingMode::zeros;
+  const auto w = weights(spec);
+  const lipschitz::ForwardConv conv = lipschitz::forward_conv(spec);
+  const int threads = static_cast<int>(state.range(0));
+  if (fft) {
+    const lipschitz::KernelSpectrum<double> spectrum(w.data(), conv, lipschitz::minimal_torus(conv),
+                                                     threads);
+    lipschitz::ConvOperator<double> op(spectrum, threads);
+    apply_both(state, op);
+  } else {
+    lipschitz::SpatialConvOperator<double> op(w.data(), conv, threads);
+    apply_both(state, op);
+  }
 }
 
 /// The lower triangle of the Gram matrix of the smaller side of b.
@@ -182,6 +240,15 @@ bool register_file_layer(int& argc, char** argv) {
 }
 
 void register_layers() {
+  for (const ZeroPadded& l : kZeroPadded)
+    for (const bool fft : {true, false})
+      benchmark::RegisterBenchmark(
+          (std::string("lanczos operator/") + l.name + (fft ? "/fft" : "/spatial")).c_str(),
+          [l, fft](benchmark::State& s) { lanczos_operator(s, l, fft); })
+          ->Arg(2)
+          ->ArgName("threads")
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
   for (const Layer& l : kLayers) {
     benchmark::RegisterBenchmark((std::string("full spectrum/") + l.name).c_str(),
                                  [l](benchmark::State& s) { run(s, l, true); })

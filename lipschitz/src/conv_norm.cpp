@@ -262,19 +262,27 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
     r.upper_bound = r.circular.upper;
     // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
     // true operator gives a lower bound reached by an actual input.
-    // The cheaper operator by a cost model: the spatial one does c_out·c_in/g·taps
-    // multiply-adds per output pixel at matrix-product speed; the FFT one transforms every
-    // channel on the torus (its FFTs write frequency-major, a cache-unfriendly transpose:
-    // weight 4) and does memory-bound per-frequency products (weight 8). The spatial operator
-    // wins for all but large kernels on large, many-channel inputs.
+    // The cheaper operator by a cost model, in units of one multiply-add of a large matrix
+    // product. The spatial operator does c_out·c_in/g·taps of them per output pixel, slower
+    // when the product's smallest side c is small (factor 1 + (64/c)^1.5, at most 64: 3.8 at
+    // c = 32, 2 at 64, 1.1 at 256, 64 for depthwise). The FFT one transforms every channel on
+    // the torus (frequency-major output, a cache-unfriendly transpose: weight 24) and streams
+    // every frequency's matrix through a memory-bound product (weight 20). Fitted to apply +
+    // adjoint timed on this project's machine (bench/README.md, "Lanczos operator"): the
+    // spatial operator wins for 3×3 kernels from 64 channels up (ResNet-18's 3×3 layers:
+    // 1.1–1.9× faster than the FFT one) and for 4×4 stride 2 (2–15×), the FFT one for 5×5 and
+    // larger, for 3×3 on 32 channels at 128 × 128, and for most depthwise layers.
     const Index taps = conv.kernel[0] * conv.kernel[1];
     const double points = double(torus[0]) * double(torus[1]);
+    const double smallest_side =
+        double(std::min(conv.out_channels / conv.groups, conv.in_channels / conv.groups * taps));
     const double spatial_cost = double(conv.out_channels) * double(conv.in_channels / conv.groups) *
-                                double(taps) * double(conv.output[0] * conv.output[1]);
+                                double(taps) * double(conv.output[0] * conv.output[1]) *
+                                std::min(64.0, 1.0 + std::pow(64.0 / smallest_side, 1.5));
     const double fft_cost =
-        double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 4.0 +
+        double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 24.0 +
         double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
-            double(conv.in_channels / conv.groups) * 8.0;
+            double(conv.in_channels / conv.groups) * 20.0;
     // The FFT operator reads every frequency's matrix: without them in memory, spatial.
     const bool spatial = spatial_cost <= fft_cost || !spectrum.stored();
     const double operator_bytes =
