@@ -264,35 +264,36 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
     // true operator gives a lower bound reached by an actual input.
     // The cheaper operator by a cost model, in units of one multiply-add of a large matrix
     // product. The spatial operator does c_out·c_in/g·taps of them per output pixel, slower
-    // when the product's smallest side c is small (factor 1 + (64/c)^1.5, at most 64: 3.8 at
-    // c = 32, 2 at 64, 1.1 at 256, 64 for depthwise). The FFT one transforms every channel on
-    // the torus (frequency-major output, a cache-unfriendly transpose: weight 24) and streams
-    // every frequency's matrix through a memory-bound product (weight 20). Fitted to apply +
-    // adjoint timed on this project's machine (bench/README.md, "Lanczos operator"): the
-    // spatial operator wins for 3×3 kernels from 64 channels up (ResNet-18's 3×3 layers:
-    // 1.1–1.9× faster than the FFT one) and for 4×4 stride 2 (2–15×), the FFT one for 5×5 and
-    // larger, for 3×3 on 32 channels at 128 × 128, and for most depthwise layers.
+    // when the product's smallest side c is small (factor 1 + 32/c: 2 at c = 32, 1.5 at 64,
+    // 33 for depthwise). The FFT one transforms every channel on the torus (frequency-major
+    // output, a cache-unfriendly transpose: weight 24) and streams every frequency's matrix
+    // through a memory-bound product (weight 26). Fitted to apply + adjoint timed on this
+    // project's machine (bench/README.md, "Lanczos operator"): the spatial operator wins for
+    // 3×3 and 4×4 kernels at every width measured, depthwise included, the FFT one for 7×7
+    // kernels and for 5×5 below ~200 channels.
     const Index taps = conv.kernel[0] * conv.kernel[1];
     const double points = double(torus[0]) * double(torus[1]);
     const double smallest_side =
         double(std::min(conv.out_channels / conv.groups, conv.in_channels / conv.groups * taps));
     const double spatial_cost = double(conv.out_channels) * double(conv.in_channels / conv.groups) *
                                 double(taps) * double(conv.output[0] * conv.output[1]) *
-                                std::min(64.0, 1.0 + std::pow(64.0 / smallest_side, 1.5));
+                                (1.0 + 32.0 / smallest_side);
     const double fft_cost =
         double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 24.0 +
         double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
-            double(conv.in_channels / conv.groups) * 20.0;
+            double(conv.in_channels / conv.groups) * 26.0;
     // The FFT operator reads every frequency's matrix: without them in memory, spatial.
     const bool spatial = spatial_cost <= fft_cost || !spectrum.stored();
     const double operator_bytes =
-        spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T)
+        spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T) +
+                      double(taps) * double(conv.output[0] * conv.output[1]) * 4.0
                 : double(conv.in_channels + conv.out_channels) * double(torus[0] * torus[1]) *
                       (sizeof(T) + sizeof(std::complex<T>));
     const double krylov_bytes = double(options.lanczos_steps + 2) * double(in_dim) * sizeof(T);
     check_memory(spectrum_bytes + krylov_bytes + operator_bytes, options,
                  "the Lanczos lower bound");
     LanczosOptions lo;
+    lo.threads = threads;
     lo.max_steps = options.lanczos_steps;
     lo.tolerance = std::min(lo.tolerance, options.tolerance);
     // Stop when more steps would move the lower bound by less than a tenth of the tolerance.

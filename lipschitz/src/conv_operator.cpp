@@ -4,6 +4,7 @@
 #include "parallel.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -178,6 +179,18 @@ SpatialConvOperator<T>::SpatialConvOperator(const T* weight, const ForwardConv& 
   chunk_ = std::max<Index>(1, std::min(cap, (per_thread + conv.groups - 1) / conv.groups));
   chunks_ = (pixels_ + chunk_ - 1) / chunk_;
   weight_.assign(weight, weight + conv.out_channels * rows_);
+  const Index k1 = conv.kernel[0], k2 = conv.kernel[1], m2 = conv.output[1];
+  if (conv.input[0] * conv.input[1] > std::numeric_limits<std::int32_t>::max())
+    throw std::invalid_argument("SpatialConvOperator: more than 2^31 input pixels per channel");
+  tap_source_.resize(static_cast<std::size_t>(k1 * k2 * pixels_));
+  for (Index t1 = 0; t1 < k1; ++t1)
+    for (Index t2 = 0; t2 < k2; ++t2) {
+      std::int32_t* out = tap_source_.data() + (t1 * k2 + t2) * pixels_;
+      for (Index p = 0; p < pixels_; ++p) {
+        const Index a = source(0, p / m2, t1), b = source(1, p % m2, t2);
+        out[p] = a < 0 || b < 0 ? -1 : static_cast<std::int32_t>(a * conv.input[1] + b);
+      }
+    }
   // Per-thread scratch, allocated once: fresh multi-MB buffers at every application cost more
   // in page faults than the products.
   columns_.assign(static_cast<std::size_t>(threads_),
@@ -198,20 +211,19 @@ Index SpatialConvOperator<T>::source(int a, Index j, Index t) const {
 template <class T>
 template <class Visit>
 void SpatialConvOperator<T>::for_each_tap(Index g, Index p0, Index count, Visit&& visit) const {
-  // im2col row (i, t₁, t₂), column q ↔ input pixel read by output pixel p0 + q through tap t.
-  const Index k1 = conv_.kernel[0], k2 = conv_.kernel[1], m2 = conv_.output[1];
+  // im2col row (i, t) with t = t₁k₂ + t₂, column q ↔ input pixel read by output pixel p0 + q
+  // through tap t (tap_source_, so the inner loop has no index arithmetic).
+  const Index taps = conv_.kernel[0] * conv_.kernel[1];
   const Index n_pixels = conv_.input[0] * conv_.input[1];
-  for (Index i = 0; i < in_g_; ++i)
-    for (Index t1 = 0; t1 < k1; ++t1)
-      for (Index t2 = 0; t2 < k2; ++t2) {
-        const Index row = (i * k1 + t1) * k2 + t2;
-        const Index channel = (g * in_g_ + i) * n_pixels;
-        for (Index q = 0; q < count; ++q) {
-          const Index j1 = (p0 + q) / m2, j2 = (p0 + q) % m2;
-          const Index a = source(0, j1, t1), b = source(1, j2, t2);
-          visit(row * chunk_ + q, a < 0 || b < 0 ? Index(-1) : channel + a * conv_.input[1] + b);
-        }
-      }
+  for (Index i = 0; i < in_g_; ++i) {
+    const Index channel = (g * in_g_ + i) * n_pixels;
+    for (Index t = 0; t < taps; ++t) {
+      const Index row = i * taps + t;
+      const std::int32_t* from = tap_source_.data() + t * pixels_ + p0;
+      for (Index q = 0; q < count; ++q)
+        visit(row * chunk_ + q, from[q] < 0 ? Index(-1) : channel + from[q]);
+    }
+  }
 }
 
 template <class T>

@@ -4,6 +4,7 @@
 
 #include <lipschitz/kernel_spectrum.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -85,6 +86,9 @@ class SpatialConvOperator {
   int threads_ = 1;
   Index in_g_ = 0, out_g_ = 0, rows_ = 0, pixels_ = 0, chunk_ = 0, chunks_ = 0;
   std::vector<T> weight_;                // (c_out, c_in/g · k₁k₂) row-major
+  // [tap][output pixel]: the input pixel (row-major within a channel) that the tap reads, or
+  // −1 for padding; the same for every channel, so computed once rather than per entry.
+  std::vector<std::int32_t> tap_source_;
   std::vector<std::vector<T>> columns_;  // per thread: im2col chunk, rows_ × chunk_
   std::vector<std::vector<T>> partial_;  // per thread: the adjoint's partial sums over x
 };
