@@ -60,7 +60,8 @@ namespace lipschitz {
 /// transposed product and a scatter for the adjoint). `O(c_out c_in/g k₁k₂ m₁m₂)` per
 /// application at matrix-product speed: for small kernels faster than the per-frequency
 /// matrix-vector products of ConvOperator, which are bound by memory bandwidth. Zero padding
-/// and circular layers (indices wrap modulo the input size). Keeps a copy of the weight.
+/// and circular layers (indices wrap modulo the input size). Keeps a copy of the weight and,
+/// per tap and output pixel, the input pixel it reads (4 bytes each).
 template <class T>
 class SpatialConvOperator {
  public:
