@@ -106,6 +106,9 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
         "eigen-solve",
         static_cast<long long>(r.circular.lanczos),
         static_cast<long long>(r.circular.resolved - r.circular.lanczos));
+  if (r.spectrum_on_demand)
+    std::printf("\n                          frequency blocks computed on demand (stored, they "
+                "would exceed 1 GiB or the memory limit)");
   if (r.method == ConvMethod::torus_bound)
     std::printf(
         "\n                          lower bound from %d Lanczos steps on the true operator",
@@ -176,6 +179,7 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   j.key("threads").value(static_cast<long long>(options.threads));
   if (r.method != ConvMethod::dense_svd) {
     j.key("torus").int_array(ext(r.torus));
+    j.key("spectrum_storage").value(std::string(r.spectrum_on_demand ? "on-demand" : "stored"));
     j.key("frequency_blocks").begin_object();
     j.key("total").value(static_cast<long long>(r.circular.blocks));
     j.key("pruned").value(static_cast<long long>(r.circular.pruned));

@@ -192,14 +192,17 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
                sizeof(std::complex<T>) +
            32.0 * jobs;
   }();
-  // Every frequency's matrix in memory when that fits the limit; otherwise the blocks are
-  // computed when the solvers ask for them, a run of frequencies at a time, in memory
-  // independent of the torus. (On demand was measured as the default too: in a fresh process
-  // it saved faulting in the buffer's pages but recomputed and re-read more, and it was slower
-  // or equal on every layer of bench/compare.py.)
+  // Every frequency's matrix in memory when that fits the limit and max_stored_spectrum_bytes;
+  // otherwise the blocks are computed when the solvers ask for them, a run of frequencies at a
+  // time, in memory independent of the torus. (On demand was measured as the default too: in
+  // a fresh process it saved faulting in the buffer's pages but recomputed and re-read more,
+  // and it was 10–20 % slower in the median on the layers of bench/compare.py, up to 114 MB of
+  // spectrum. From ~400 MB up it is as fast in the median, and spares the multi-second stalls
+  // of faulting in GBs; bench/README.md.)
   SpectrumStorage storage = SpectrumStorage::stored;
   double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
-  if (spectrum_bytes + block_bytes > memory_limit(options)) {
+  if (spectrum_bytes + block_bytes > memory_limit(options) ||
+      spectrum_bytes > options.max_stored_spectrum_bytes) {
     storage = SpectrumStorage::on_demand;
     spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
   }
@@ -207,7 +210,10 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
                "the frequency blocks on a " + std::to_string(torus[0]) + "x" +
                    std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads, storage);
-  if (!dense) r.torus = torus;  // the dense path builds the spectrum only for its margin
+  if (!dense) {  // the dense path builds the spectrum only for its margin
+    r.torus = torus;
+    r.spectrum_on_demand = !spectrum.stored();
+  }
   NormOptions norm_options;
   norm_options.tolerance = options.tolerance;
   norm_options.gram_steps = options.gram_steps;

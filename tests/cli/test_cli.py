@@ -495,6 +495,37 @@ class ExtremeScaleTest(unittest.TestCase):
         self.check(w, ["--input", "12", "--precision", "float"])
 
 
+class SpectrumStorageTest(unittest.TestCase):
+    """A stored spectrum above 1 GiB is computed on demand instead (a 64-channel 3x3 layer on a
+    224 x 224 torus stores 1.6 GB): said in the JSON and the report, same interval as stored on a
+    smaller torus where both apply, and a small process."""
+
+    def test_large_torus_on_demand(self):
+        w = np.random.default_rng(12).normal(0, 0.02, (64, 64, 3, 3)).astype(np.float32)
+        path = save("storage.npy", w)
+        small = ["conv", "--weight", path, "--padding-mode", "circular", "--json", "--input", "16"]
+        rc, out, err, _ = run(small)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["spectrum_storage"], "stored")
+        # The same layer on the same torus with too little memory allowed to store it.
+        rc, out2, err, _ = run(small + ["--max-memory", "0.005"])  # 5 MiB: ~2.4 needed
+        self.assertEqual(rc, 0, err)
+        stored, on_demand = json.loads(out), json.loads(out2)
+        self.assertEqual(on_demand["spectrum_storage"], "on-demand")
+        self.assertAlmostEqual(on_demand["upper_bound"], stored["upper_bound"],
+                               delta=2e-6 * stored["upper_bound"])
+        rc, out, err, _ = run(["conv", "--weight", path, "--padding-mode", "circular", "--json",
+                               "--input", "224"], timeout=120)
+        self.assertEqual(rc, 0, err)
+        r = json.loads(out)
+        self.assertEqual(r["spectrum_storage"], "on-demand")
+        self.assertTrue(r["exact"])
+        rc, out, err, _ = run(["conv", "--weight", path, "--padding-mode", "circular",
+                               "--input", "224"], timeout=120)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("frequency blocks computed on demand", out)
+
+
 class FloatPrecisionRangeTest(unittest.TestCase):
     """--precision float on a float64 file whose values lie outside float32's range: analysed
     (scaled by a power of two before rounding to float), not refused as infinite or flushed to

@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <cstdint>
 #include <vector>
 
 namespace lipschitz {
@@ -47,6 +48,12 @@ struct ConvNormOptions {
   Index dense_limit = 1024;
   /// Refuse layers needing more than this many bytes (ResourceError); 0: ¾ of physical memory.
   double max_memory_bytes = 0;
+  /// Keep every frequency's matrix in memory only up to this many bytes (and within
+  /// max_memory_bytes); a larger spectrum is computed a run of frequencies at a time, when the
+  /// solvers ask for it. Measured: a 64-channel 3×3 layer at 224 × 224 stores 1.6 GB, which
+  /// takes 0.8 s or, when the kernel has to compact memory for it, 2.9 s; on demand it takes
+  /// 0.85 s in 26 MB (bench/README.md).
+  double max_stored_spectrum_bytes = double(std::int64_t(1) << 30);
 };
 
 /// What analyze_conv() found. Norm values are in double whatever the compute precision.
@@ -60,6 +67,9 @@ struct ConvNormResult {
   bool exact = false;
   ConvMethod method = ConvMethod::circular_exact;
   Extent torus{0, 0};                   ///< torus the frequency analysis used (0 for dense)
+  /// The frequency blocks were computed when asked rather than stored (a spectrum above
+  /// max_stored_spectrum_bytes, or one that would not fit max_memory_bytes).
+  bool spectrum_on_demand = false;
   std::vector<double> singular_values;  ///< every singular value, descending, if requested
   NormBounds circular;                  ///< diagnostics of the frequency-domain σ₁ search
   LanczosResult lanczos;                ///< diagnostics of the Lanczos lower bound (zero padding)
