@@ -8,7 +8,7 @@
 // "gram floor" times only the Gram matrix BᴴB of every frequency block (the smaller side, its
 // lower triangle, real for self-conjugate frequencies), on a spectrum computed beforehand: the
 // least any certificate that factors or eigen-solves each block's Gram matrix must spend, next
-// to which the certified σ₁ time can be read (bench/README.md, "Why σ₁ is not at 20×").
+// to which the certified σ₁ time can be read (bench/README.md, "Latest").
 //
 // With `--weight=W.npy --input=N [--stride=S] [--threads=T]` it times that one layer instead
 // (circular padding, the CLI's defaults; full spectrum, certified σ₁, gram floor), one call per

@@ -6,9 +6,9 @@
 #include <lipschitz/conv_spec.hpp>
 #include <lipschitz/lanczos.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <cstdint>
 #include <vector>
 
 namespace lipschitz {
