@@ -856,6 +856,14 @@ class SoundnessTest(unittest.TestCase):
             self.assertLessEqual(n["lower_bound"], truth * (1 + 1e-4), what)
         return n
 
+    def refused(self, name, module, shape, message):
+        """The report refuses the model: exit 1, `message` on stderr, nothing on stdout."""
+        path = self.export(name, module, shape)
+        rc, out, err, _ = run(["report", path, "--input-shape", shape_arg(shape), "--json"])
+        self.assertEqual(rc, 1, err)
+        self.assertIn(message, err)
+        self.assertEqual(out, "")
+
     @unittest.skipIf(torch is None, "needs torch")
     def test_small_slope_under_a_large_bias(self):
         # Linear with weights of ~1e-12 and biases of ~0.3: the exact norm is σ₁(W). The
@@ -877,11 +885,7 @@ class SoundnessTest(unittest.TestCase):
         m = torch.nn.Linear(8, 5)
         with torch.no_grad():
             m.weight[0, 0] = float("inf")
-        path = self.export("inf_weight", m, (8,))
-        rc, out, err, _ = run(["report", path, "--input-shape", "8", "--json"])
-        self.assertEqual(rc, 1, err)
-        self.assertIn("not finite", err)
-        self.assertEqual(out, "")
+        self.refused("inf_weight", m, (8,), "not finite")
 
     @unittest.skipIf(torch is None, "needs torch")
     def test_large_gain_lower_bound(self):
@@ -942,11 +946,7 @@ class SoundnessTest(unittest.TestCase):
                 h = torch.zeros(x.size(0), 8)
                 h[:, :4] = 3 * x
                 return x + h.sum(1, keepdim=True)
-        path = self.export("write_into_constant", M(), (4,))
-        rc, out, err, _ = run(["report", path, "--input-shape", "4", "--json"])
-        self.assertEqual(rc, 1, err)
-        self.assertIn("in-place write", err)
-        self.assertEqual(out, "")
+        self.refused("write_into_constant", M(), (4,), "in-place write")
 
     @unittest.skipIf(torch is None, "needs torch")
     def test_rsub_of_two_network_values(self):

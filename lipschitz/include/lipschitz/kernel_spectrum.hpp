@@ -49,9 +49,10 @@ enum class SpectrumStorage {
 ///   that the weight is read once per run: `k₁k₂` multiply-adds per entry per request, small
 ///   next to the block's Gram matrix, and memory independent of the torus (512 channels on a
 ///   128 × 128 torus: 35 GB stored, 19 MB on demand). analyze_conv() uses it when the buffer
-///   would not fit in its memory limit. As the default it was slower or equal on every layer of
-///   bench/compare.py, in fresh processes too: it saves faulting in the buffer's pages, but the
-///   σ₁ search asks for each block twice and the weight is re-read for every run.
+///   would not fit in its memory limit or exceed ConvNormOptions::max_stored_spectrum_bytes
+///   (1 GiB). Below that it is 10–20 % slower in the median (bench/compare.py's layers, fresh
+///   processes): it saves faulting in the buffer's pages, but the σ₁ search asks for each block
+///   twice and the weight is re-read for every run.
 template <class T>
 class KernelSpectrum {
  public:
