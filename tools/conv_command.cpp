@@ -109,6 +109,9 @@ void print_human(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   if (r.spectrum_on_demand)
     std::printf("\n                          frequency blocks computed on demand (stored, they "
                 "would exceed 1 GiB or the memory limit)");
+  if (r.gram_from_taps)
+    std::printf("\n                          Gram matrices from products of kernel taps (no "
+                "block formed)");
   if (r.method == ConvMethod::torus_bound)
     std::printf(
         "\n                          lower bound from %d Lanczos steps on the true operator",
@@ -179,7 +182,11 @@ void print_json(const ConvSpec& spec, const ConvNormResult& r, double reshaped,
   j.key("threads").value(static_cast<long long>(options.threads));
   if (r.method != ConvMethod::dense_svd) {
     j.key("torus").int_array(ext(r.torus));
-    j.key("spectrum_storage").value(std::string(r.spectrum_on_demand ? "on-demand" : "stored"));
+    j.key("spectrum_storage")
+        .value(std::string(r.gram_from_taps       ? "none"
+                           : r.spectrum_on_demand ? "on-demand"
+                                                  : "stored"));
+    j.key("gram_source").value(std::string(r.gram_from_taps ? "taps" : "blocks"));
     j.key("frequency_blocks").begin_object();
     j.key("total").value(static_cast<long long>(r.circular.blocks));
     j.key("pruned").value(static_cast<long long>(r.circular.pruned));
@@ -231,6 +238,9 @@ int conv_command(int argc, const char* const* argv) {
     ("threads", po::value<int>()->default_value(0), "worker threads (0: all cores)")
     ("gram-steps", po::value<int>()->default_value(0),
      "Gram iterations per frequency block before the Cholesky test in the sigma_1 search")
+    ("gram-source", po::value<std::string>()->default_value("auto"),
+     "Gram matrices of the sigma_1 search: auto (a cost model picks), blocks (from each frequency "
+     "block), taps (from products of kernel taps; double precision only)")
     ("precision", po::value<std::string>()->default_value("double"), "compute precision: double or float")
     ("solver", po::value<std::string>()->default_value("gram-eigen"),
      "solver for each frequency block with --all, and for the dense path: gram-eigen (fast) or "
@@ -282,6 +292,11 @@ int conv_command(int argc, const char* const* argv) {
     } catch (const std::invalid_argument& e) {
       throw UsageError(std::string("--solver: ") + e.what());
     }
+    try {
+      options.gram_source = gram_source_from_string(vm["gram-source"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--gram-source: ") + e.what());
+    }
     options.dense_limit = vm["dense-limit"].as<long long>();
     options.max_memory_bytes = vm["max-memory"].as<double>() * double(1 << 30);
     if (options.threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
@@ -291,6 +306,8 @@ int conv_command(int argc, const char* const* argv) {
     const std::string precision = vm["precision"].as<std::string>();
     if (precision != "double" && precision != "float")
       throw UsageError("--precision must be 'double' or 'float', got '" + precision + "'");
+    if (precision == "float" && options.gram_source == GramSource::taps)
+      throw UsageError("--gram-source taps computes in double: use it with --precision double");
 
     const std::string source =
         example ? std::string("(built-in example)") : vm["weight"].as<std::string>();

@@ -1,5 +1,6 @@
 #include <lipschitz/circular_spectrum.hpp>
 #include <lipschitz/lanczos.hpp>
+#include <lipschitz/tap_gram.hpp>
 #include <lipschitz/tridiagonal_eigenvalues.hpp>
 
 #include "parallel.hpp"
@@ -267,6 +268,7 @@ struct Workspace {
   Of<std::complex<T>> complex;
   Of<T> real;
   typename KernelSpectrum<T>::AliasScratch aliases;
+  TapGram::Scratch taps;
 };
 
 /// Calls `fn(buffers)` with the block (f, group) written into `buffers.b`: the real form for
@@ -372,17 +374,166 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
   return values;
 }
 
+namespace {
+
+/// Power iteration on the Hermitian `a` (lower triangle) started from its largest diagonal
+/// entry's column; returns ‖A v‖/‖v‖ ≤ max |λ(A)|.
+template <class S>
+Real<S> hermitian_power(const Square<S>& a, int steps, Vector<S>& v) {
+  if (v.size() != a.rows()) {
+    Index r = 0;
+    a.diagonal().real().maxCoeff(&r);
+    v = Vector<S>::Unit(a.rows(), r);
+  }
+  Vector<S> w;
+  Real<S> value = 0;
+  for (int k = 0; k <= steps; ++k) {
+    const Real<S> nv = v.norm();
+    if (!(nv > 0)) return Real<S>(0);
+    v /= nv;
+    w.noalias() = a.template selfadjointView<Eigen::Lower>() * v;
+    value = w.norm();
+    if (k < steps) v = w;
+  }
+  return value;
+}
+
+/// A Hermitian matrix (lower triangle) as an operator for lanczos_top_singular_value(): its
+/// largest singular value is its largest |eigenvalue|.
+template <class S>
+struct HermitianOperator {
+  const Square<S>& a;
+  Index input_size() const { return a.rows(); }
+  Index output_size() const { return a.rows(); }
+  void apply(const S* x, S* y) const {
+    Eigen::Map<Vector<S>>(y, a.rows()).noalias() =
+        a.template selfadjointView<Eigen::Lower>() * Eigen::Map<const Vector<S>>(x, a.rows());
+  }
+  void apply_adjoint(const S* y, S* x) const { apply(y, x); }
+};
+
+/// Lanczos settings for a block that may hold σ₁: converged when the Ritz residual is within a
+/// quarter of the tolerance (then the value is within it of an eigenvalue), or the estimate
+/// stopped growing by 1 % of it per step.
+LanczosOptions block_lanczos_options(double tol) {
+  LanczosOptions lo;
+  lo.max_steps = kLanczosMaxSteps;
+  lo.tolerance = 0.25 * std::max(tol, 1e-12);
+  lo.stagnation = 0.01 * std::max(tol, 1e-12);
+  lo.stagnation_window = 1;
+  return lo;
+}
+
+/// The σ₁ search's blocks from a KernelSpectrum: each block B(ν), its Gram matrix formed by
+/// gram(). Bounds on σ come from B directly, or as √λ of the Gram matrix (exact up to the
+/// rounding margin).
 template <class T>
-NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options) {
+struct SpectrumBlocks {
+  const KernelSpectrum<T>& spectrum;
+  static constexpr double gram_error = 0;  // the Gram's rounding is in the margin
+  Runs runs(int threads) const {
+    return Runs(spectrum.frequency_count(), spectrum.conv().groups, run_length(spectrum, threads));
+  }
+  template <class Wanted, class Fn>
+  void for_run(const Runs& r, Index b, Workspace<T>& ws, Wanted&& wanted, Fn&& fn) const {
+    lipschitz::for_run(spectrum, r, b, ws, wanted, fn);
+  }
+  template <class Fn>
+  void with_job(Index job, Workspace<T>& ws, Fn&& fn) const {
+    const Index groups = spectrum.conv().groups;
+    with_block(spectrum, job / groups, job % groups, ws, fn);
+  }
+  /// Phase 1: a lower bound on σ₁ of the block (power iteration) and an upper one (‖B‖_F),
+  /// before the margin.
+  template <class Buf>
+  std::pair<double, double> estimate(Buf& buf, int steps) const {
+    using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+    buf.v.resize(0);
+    return {double(power_lower_bound<S>(buf.b, steps, buf.v)), double(buf.b.norm())};
+  }
+  template <class Buf>
+  void form_gram(Buf& buf) const {
+    gram(buf.b, buf.a);
+  }
+  /// A lower bound on σ₁ of the block close to it (before the margin), by Lanczos.
+  template <class Buf>
+  double lanczos(Buf& buf, double tol) const {
+    using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+    BlockOperator<S> op{buf.b};
+    return lanczos_top_singular_value<S>(op, block_lanczos_options(tol)).value;
+  }
+};
+
+/// The σ₁ search's blocks from a TapGram: only the Gram matrices, each fl(G) within
+/// `gram_error` of the exact G in norm (TapGram::rounding_bound()), which every bound on
+/// λ = σ² carries.
+struct TapBlocks {
+  const TapGram& taps;
+  Index groups;
+  double gram_error;
+  Index per;  // frequencies per run: one row u of the half grid
+  Runs runs(int) const { return Runs(taps.frequency_count(), groups, per); }
+  template <class Fn>
+  void fill(Index f, Index g, Workspace<double>& ws, Fn&& fn) const {
+    if (taps.self_conjugate(f)) {
+      taps.real_gram(f, g, ws.real.a, ws.taps);
+      fn(ws.real);
+    } else {
+      taps.gram(f, g, ws.complex.a, ws.taps);
+      fn(ws.complex);
+    }
+  }
+  template <class Wanted, class Fn>
+  void for_run(const Runs& r, Index b, Workspace<double>& ws, Wanted&& wanted, Fn&& fn) const {
+    const Index g = r.group(b), first = r.first(b);
+    for (Index f = first; f < first + r.size(b); ++f) {
+      const Index job = f * r.groups + g;
+      if (wanted(job)) fill(f, g, ws, [&](auto& buf) { fn(job, buf); });
+    }
+  }
+  template <class Fn>
+  void with_job(Index job, Workspace<double>& ws, Fn&& fn) const {
+    fill(job / groups, job % groups, ws, fn);
+  }
+  template <class Buf>
+  std::pair<double, double> estimate(Buf& buf, int steps) const {
+    using S = typename std::decay_t<decltype(buf.a)>::Scalar;
+    buf.v.resize(0);
+    const double lambda = double(hermitian_power<S>(buf.a, steps, buf.v));
+    // λ_max ≤ trace for a positive semi-definite matrix: the Gram's ‖B‖_F bound.
+    const double trace = double(buf.a.diagonal().real().sum());
+    return {std::sqrt(std::max(0.0, lambda - gram_error)),
+            std::sqrt(std::max(0.0, trace + double(buf.a.rows()) * gram_error))};
+  }
+  template <class Buf>
+  void form_gram(Buf&) const {}
+  template <class Buf>
+  double lanczos(Buf& buf, double tol) const {
+    using S = typename std::decay_t<decltype(buf.a)>::Scalar;
+    HermitianOperator<S> op{buf.a};
+    // On A² the relative gap doubles; a quarter of the tolerance on λ is half of it on σ.
+    const double lambda = lanczos_top_singular_value<S>(op, block_lanczos_options(tol)).value;
+    return std::sqrt(std::max(0.0, lambda - gram_error));
+  }
+};
+
+/// circular_norm_bounds() on either source of blocks (SpectrumBlocks, TapBlocks).
+template <class T, class Source>
+NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
+                       const RoundingMargin& margin, const NormOptions& options) {
   if (!(options.tolerance >= 0))
     throw std::invalid_argument("tolerance must be non-negative, got " +
                                 std::to_string(options.tolerance));
   const Index groups = spectrum.conv().groups;
   const Index jobs = spectrum.frequency_count() * groups;
   const int threads = detail::resolve_threads(options.threads);
-  const RoundingMargin margin =
-      rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols());
-  const Runs runs(spectrum.frequency_count(), groups, run_length(spectrum, threads));
+  const Runs runs = source.runs(threads);
+  // Bounds on λ = σ² from the Gram matrix: widened by the source's error on it, then the margin.
+  const double e = source.gram_error;
+  auto upper_from_lambda = [&](double lambda) { return margin.upper(std::sqrt(lambda + e)); };
+  auto lower_from_lambda = [&](double lambda) {
+    return margin.lower(std::sqrt(std::max(0.0, lambda - e)));
+  };
 
   // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
@@ -391,11 +542,10 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     Workspace<T> ws;
 #pragma omp for schedule(dynamic)
     for (Index b = 0; b < runs.count(); ++b) {
-      for_run(spectrum, runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
-        using S = typename std::decay_t<decltype(buf.b)>::Scalar;
-        buf.v.resize(0);
-        lower[job] = margin.lower(double(power_lower_bound<S>(buf.b, options.power_steps, buf.v)));
-        frob[job] = margin.upper(double(buf.b.norm()));
+      source.for_run(runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
+        const auto [low, high] = source.estimate(buf, options.power_steps);
+        lower[job] = margin.lower(low);
+        frob[job] = margin.upper(high);
       });
     }
   }
@@ -417,7 +567,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   Index best = 0;
   for (Index job = 1; job < jobs; ++job)
     if (lower[job] > lower[best]) best = job;
-  std::atomic<double> best_lower{lower[best]};
+  std::atomic<double> best_lower{jobs > 0 ? lower[best] : 0.0};
   auto raise = [&](double value) {
     double cur = best_lower.load();
     while (value > cur && !best_lower.compare_exchange_weak(cur, value)) {
@@ -428,12 +578,14 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   std::vector<double> upper(static_cast<std::size_t>(jobs));
   std::atomic<Index> pruned{0}, settled{0}, resolved{0}, by_lanczos{0};
   const double tol = options.tolerance;
-  // Bounds on λ = σ²: the target a block's certified σ must meet to be within the tolerance of
-  // the best lower bound `floor`, before the rounding margin is added.
-  auto target_for = [&](double floor) {
-    return std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+  // The bound on λ = σ² a block's Gram matrix must meet for its certified σ to be within the
+  // tolerance of the best lower bound `floor` (margin and the source's error included).
+  auto lambda_target_for = [&](double floor) {
+    const double sigma =
+        std::max(0.0, (floor * (1.0 + tol) - margin.absolute) / (1.0 + margin.relative));
+    return sigma * sigma - e;
   };
-  // Dismissed by its Frobenius norm, before the block is even copied?
+  // Dismissed by its Frobenius norm, before the block is even formed?
   auto pruned_by_frobenius = [&](Index job) {
     if (frob[job] > best_lower.load()) return false;
     upper[job] = frob[job];
@@ -443,14 +595,14 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   // A block is done once its bound on σ is ≤ the best lower bound (pruned) or within the
   // tolerance of it (settled); otherwise it may hold σ₁ and is estimated (resolved).
   auto process = [&](Index job, auto& buf, bool estimate_first) {
-    using S = typename std::decay_t<decltype(buf.b)>::Scalar;
+    using S = typename std::decay_t<decltype(buf.a)>::Scalar;
     double floor = best_lower.load();
-    gram<S>(buf.b, buf.a);
-    double target = target_for(floor);
-    double g = margin.upper(std::sqrt(gram_iteration<S>(buf.a, options.gram_steps, target * target)));
+    source.form_gram(buf);
+    double target = lambda_target_for(floor);
+    double g = upper_from_lambda(gram_iteration<S>(buf.a, options.gram_steps, std::max(0.0, target)));
     // Is every singular value below the target? One Cholesky answers it (see cholesky_bound).
     if (!estimate_first && g > floor * (1.0 + tol) && target > 0)
-      g = std::min(g, margin.upper(std::sqrt(cholesky_bound<S>(buf.a, target * target, buf.work))));
+      g = std::min(g, upper_from_lambda(cholesky_bound<S>(buf.a, target, buf.work)));
     if (g <= floor) {
       upper[job] = g;
       ++pruned;
@@ -466,22 +618,13 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     // the Cholesky test at that level certifies the upper side; small ones, or when that test
     // fails (Lanczos stopped short), the exact eigen-solve.
     if (buf.a.rows() > kLanczosMinSize) {
-      BlockOperator<S> op{buf.b};
-      LanczosOptions lo;
-      lo.max_steps = kLanczosMaxSteps;
-      // Converged when the Ritz residual is within a quarter of the tolerance (then the value
-      // is within it of an eigenvalue), or the estimate stopped growing by 1 % of it per step.
-      lo.tolerance = 0.25 * std::max(tol, 1e-12);
-      lo.stagnation = 0.01 * std::max(tol, 1e-12);
-      lo.stagnation_window = 1;
-      const double l = margin.lower(lanczos_top_singular_value<S>(op, lo).value);
+      const double l = margin.lower(source.lanczos(buf, tol));
       lower[job] = std::max(lower[job], l);
       raise(lower[job]);
       floor = std::max(best_lower.load(), lower[job]);
-      target = target_for(floor);
-      const double c =
-          target > 0 ? margin.upper(std::sqrt(cholesky_bound<S>(buf.a, target * target, buf.work)))
-                     : std::numeric_limits<double>::infinity();
+      target = lambda_target_for(floor);
+      const double c = target > 0 ? upper_from_lambda(cholesky_bound<S>(buf.a, target, buf.work))
+                                  : std::numeric_limits<double>::infinity();
       if (c <= floor * (1.0 + tol)) {
         upper[job] = std::min(g, c);
         ++by_lanczos;
@@ -495,9 +638,8 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
       upper[job] = std::isnan(g) ? std::numeric_limits<double>::infinity() : g;
       return;
     }
-    const double sigma = std::sqrt(std::max(0.0, lambda));
-    upper[job] = std::min(g, margin.upper(sigma));
-    lower[job] = std::max(lower[job], margin.lower(sigma));
+    upper[job] = std::min(g, upper_from_lambda(std::max(0.0, lambda)));
+    lower[job] = std::max(lower[job], lower_from_lambda(lambda));
     raise(lower[job]);
   };
   // The most promising blocks first, one per thread: estimated closely, they make the best
@@ -517,12 +659,11 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
 #pragma omp for schedule(static)
     for (Index r = 0; r < first; ++r)
       if (!pruned_by_frobenius(order[r]))
-        with_block(spectrum, order[r] / groups, order[r] % groups, ws,
-                   [&](auto& buf) { process(order[r], buf, true); });
+        source.with_job(order[r], ws, [&](auto& buf) { process(order[r], buf, true); });
 #pragma omp for schedule(dynamic)
     for (Index r = 0; r < runs.count(); ++r)
-      for_run(
-          spectrum, runs, run_order[r], ws,
+      source.for_run(
+          runs, run_order[r], ws,
           [&](Index job) { return !in_first_round[job] && !pruned_by_frobenius(job); },
           [&](Index job, auto& buf) { process(job, buf, false); });
   }
@@ -532,6 +673,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   out.settled = settled;
   out.resolved = resolved;
   out.lanczos = by_lanczos;
+  if (jobs == 0) return out;
   best = 0;
   for (Index job = 1; job < jobs; ++job)
     if (lower[job] > lower[best]) best = job;
@@ -539,7 +681,7 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
   out.upper = *std::max_element(upper.begin(), upper.end());
   out.argmax = spectrum.frequency(best / groups);
   out.argmax_group = best % groups;
-  if (jobs > 0 && options.top_vector_steps > 0) {
+  if (options.top_vector_steps > 0) {
     Matrix<std::complex<T>> b;
     Vector<std::complex<T>> v;
     spectrum.block(best / groups, best % groups, b);
@@ -547,6 +689,30 @@ NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOpt
     out.top_vector.assign(v.data(), v.data() + v.size());
   }
   return out;
+}
+
+}  // namespace
+
+template <class T>
+NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options) {
+  return norm_bounds(spectrum, SpectrumBlocks<T>{spectrum},
+                     rounding_margin(spectrum, spectrum.block_rows(), spectrum.block_cols()),
+                     options);
+}
+
+NormBounds circular_norm_bounds(const KernelSpectrum<double>& spectrum, const TapGram& taps,
+                                const NormOptions& options) {
+  if (taps.frequency_count() != spectrum.frequency_count() ||
+      taps.side() != std::min(spectrum.block_rows(), spectrum.block_cols()))
+    throw std::invalid_argument("circular_norm_bounds: the TapGram is not of this spectrum's layer");
+  const Extent m = spectrum.folded();
+  // The Gram's rounding is in TapGram::rounding_bound(); left are the products and solvers on
+  // the d × d matrices (as rounding_margin()'s first term), and no transform.
+  RoundingMargin margin;
+  margin.relative = 16.0 * std::numeric_limits<double>::epsilon() * double(taps.side());
+  return norm_bounds(spectrum,
+                     TapBlocks{taps, spectrum.conv().groups, taps.rounding_bound(), m[1] / 2 + 1},
+                     margin, options);
 }
 
 template RoundingMargin rounding_margin(const KernelSpectrum<float>&, Index, Index);

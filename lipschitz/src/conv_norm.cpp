@@ -18,6 +18,25 @@
 
 namespace lipschitz {
 
+std::string to_string(GramSource source) {
+  switch (source) {
+    case GramSource::automatic:
+      return "auto";
+    case GramSource::blocks:
+      return "blocks";
+    case GramSource::taps:
+      return "taps";
+  }
+  return "?";
+}
+
+GramSource gram_source_from_string(const std::string& text) {
+  if (text == "auto") return GramSource::automatic;
+  if (text == "blocks") return GramSource::blocks;
+  if (text == "taps") return GramSource::taps;
+  throw std::invalid_argument("Gram source must be 'auto', 'blocks' or 'taps', got '" + text + "'");
+}
+
 std::string to_string(ConvMethod method) {
   switch (method) {
     case ConvMethod::circular_exact:
@@ -192,6 +211,39 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
                sizeof(std::complex<T>) +
            32.0 * jobs;
   }();
+  // The cheaper operator by a cost model, in units of one multiply-add of a large matrix
+  // product. The spatial operator does c_out·c_in/g·taps of them per output pixel, slower
+  // when the product's smallest side c is small (factor 1 + 32/c: 2 at c = 32, 1.5 at 64,
+  // 33 for depthwise). The FFT one transforms every channel on the torus (frequency-major
+  // output, a cache-unfriendly transpose: weight 24) and streams every frequency's matrix
+  // through a memory-bound product (weight 26). Fitted to apply + adjoint timed on this
+  // project's machine (bench/README.md, "Lanczos operator"): the spatial operator wins for
+  // 3×3 and 4×4 kernels at every width measured, depthwise included, the FFT one for 7×7
+  // kernels and for 5×5 below ~200 channels.
+  const Index taps = conv.kernel[0] * conv.kernel[1];
+  const double points = double(torus[0]) * double(torus[1]);
+  const double smallest_side =
+      double(std::min(conv.out_channels / conv.groups, conv.in_channels / conv.groups * taps));
+  const double spatial_cost = double(conv.out_channels) * double(conv.in_channels / conv.groups) *
+                              double(taps) * double(conv.output[0] * conv.output[1]) *
+                              (1.0 + 32.0 / smallest_side);
+  const double fft_cost =
+      double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 24.0 +
+      double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
+          double(conv.in_channels / conv.groups) * 26.0;
+  // (Zero padding only: the lower bound's operator; circular layers need none.)
+  const bool fft_operator = !conv.circular && fft_cost < spatial_cost;
+
+  // The σ₁ search's Gram matrices from tap products (TapGram) when the cost model prefers it or
+  // the user asks, in double, for the search only (the full spectrum needs every block), and
+  // not where the FFT operator above would need the stored spectrum. The blocks are then
+  // never formed: the spectrum is kept on demand, which costs only a copy of the weight.
+  const bool taps_possible = std::is_same_v<T, double> && !dense &&
+                             !(conv.circular && options.all_singular_values);
+  const bool use_taps =
+      taps_possible && (options.gram_source == GramSource::taps ||
+                        (options.gram_source == GramSource::automatic && !fft_operator &&
+                         TapGram::preferred(conv, torus)));
   // Every frequency's matrix in memory when that fits the limit and max_stored_spectrum_bytes;
   // otherwise the blocks are computed when the solvers ask for them, a run of frequencies at a
   // time, in memory independent of the torus. (On demand was measured as the default too: in
@@ -201,19 +253,28 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
   // of faulting in GBs; bench/README.md.)
   SpectrumStorage storage = SpectrumStorage::stored;
   double spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
-  if (spectrum_bytes + block_bytes > memory_limit(options) ||
+  if (use_taps || spectrum_bytes + block_bytes > memory_limit(options) ||
       spectrum_bytes > options.max_stored_spectrum_bytes) {
     storage = SpectrumStorage::on_demand;
     spectrum_bytes = KernelSpectrum<T>::bytes_needed(conv, torus, threads, storage);
   }
+  if (use_taps) spectrum_bytes += TapGram::bytes_needed(conv, torus);
   check_memory(spectrum_bytes + block_bytes, options,
                "the frequency blocks on a " + std::to_string(torus[0]) + "x" +
                    std::to_string(torus[1]) + " torus");
   const KernelSpectrum<T> spectrum(weight, conv, torus, threads, storage);
   if (!dense) {  // the dense path builds the spectrum only for its margin
     r.torus = torus;
-    r.spectrum_on_demand = !spectrum.stored();
+    r.spectrum_on_demand = !spectrum.stored() && !use_taps;
+    r.gram_from_taps = use_taps;
   }
+  // The σ₁ search on the torus, from whichever source of Gram matrices was chosen.
+  auto search = [&](const NormOptions& no) {
+    if constexpr (std::is_same_v<T, double>) {
+      if (use_taps) return circular_norm_bounds(spectrum, TapGram(weight, conv, torus, threads), no);
+    }
+    return circular_norm_bounds(spectrum, no);
+  };
   NormOptions norm_options;
   norm_options.tolerance = options.tolerance;
   norm_options.gram_steps = options.gram_steps;
@@ -222,7 +283,7 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
   if (conv.circular) {
     r.method = ConvMethod::circular_exact;
     if (!options.all_singular_values) {
-      r.circular = circular_norm_bounds(spectrum, norm_options);
+      r.circular = search(norm_options);
       r.lower_bound = r.circular.lower;
       r.upper_bound = r.circular.upper;
     } else {
@@ -264,32 +325,12 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
     r.method = ConvMethod::torus_bound;
     NormOptions no = norm_options;
     no.top_vector_steps = 64;  // the Lanczos warm start below
-    r.circular = circular_norm_bounds(spectrum, no);
+    r.circular = search(no);
     r.upper_bound = r.circular.upper;
     // ALGORITHMS.md §4: the torus value bounds the zero-padded layer from above; Lanczos on the
     // true operator gives a lower bound reached by an actual input.
-    // The cheaper operator by a cost model, in units of one multiply-add of a large matrix
-    // product. The spatial operator does c_out·c_in/g·taps of them per output pixel, slower
-    // when the product's smallest side c is small (factor 1 + 32/c: 2 at c = 32, 1.5 at 64,
-    // 33 for depthwise). The FFT one transforms every channel on the torus (frequency-major
-    // output, a cache-unfriendly transpose: weight 24) and streams every frequency's matrix
-    // through a memory-bound product (weight 26). Fitted to apply + adjoint timed on this
-    // project's machine (bench/README.md, "Lanczos operator"): the spatial operator wins for
-    // 3×3 and 4×4 kernels at every width measured, depthwise included, the FFT one for 7×7
-    // kernels and for 5×5 below ~200 channels.
-    const Index taps = conv.kernel[0] * conv.kernel[1];
-    const double points = double(torus[0]) * double(torus[1]);
-    const double smallest_side =
-        double(std::min(conv.out_channels / conv.groups, conv.in_channels / conv.groups * taps));
-    const double spatial_cost = double(conv.out_channels) * double(conv.in_channels / conv.groups) *
-                                double(taps) * double(conv.output[0] * conv.output[1]) *
-                                (1.0 + 32.0 / smallest_side);
-    const double fft_cost =
-        double(conv.in_channels + conv.out_channels) * points * (std::log2(points) + 1.0) * 24.0 +
-        double(torus[0] * (torus[1] / 2 + 1)) * double(conv.out_channels) *
-            double(conv.in_channels / conv.groups) * 26.0;
     // The FFT operator reads every frequency's matrix: without them in memory, spatial.
-    const bool spatial = spatial_cost <= fft_cost || !spectrum.stored();
+    const bool spatial = !fft_operator || !spectrum.stored();
     const double operator_bytes =
         spatial ? double(threads) * (double(in_dim) + double(1 << 20)) * sizeof(T) +
                       double(taps) * double(conv.output[0] * conv.output[1]) * 4.0

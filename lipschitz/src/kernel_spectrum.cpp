@@ -117,9 +117,9 @@ Index KernelSpectrum<T>::frequency_count(const Extent& folded) {
 }
 
 template <class T>
-Extent KernelSpectrum<T>::frequency(Index f) const {
-  const Index columns = folded_[1] / 2 + 1, boundary = folded_[1] % 2 == 0 ? 2 : 1;
-  const Index full_rows = folded_[0] / 2 + 1;
+Extent KernelSpectrum<T>::frequency(const Extent& folded, Index f) {
+  const Index columns = folded[1] / 2 + 1, boundary = folded[1] % 2 == 0 ? 2 : 1;
+  const Index full_rows = folded[0] / 2 + 1;
   if (f < full_rows * columns) return {f / columns, f % columns};
   const Index g = f - full_rows * columns;
   return {full_rows + g / (columns - boundary), 1 + g % (columns - boundary)};

@@ -503,7 +503,9 @@ class SpectrumStorageTest(unittest.TestCase):
     def test_large_torus_on_demand(self):
         w = np.random.default_rng(12).normal(0, 0.02, (64, 64, 3, 3)).astype(np.float32)
         path = save("storage.npy", w)
-        small = ["conv", "--weight", path, "--padding-mode", "circular", "--json", "--input", "16"]
+        # The blocks' storage: with Gram matrices from tap products no block is formed at all.
+        small = ["conv", "--weight", path, "--padding-mode", "circular", "--json", "--input", "16",
+                 "--gram-source", "blocks"]
         rc, out, err, _ = run(small)
         self.assertEqual(rc, 0, err)
         self.assertEqual(json.loads(out)["spectrum_storage"], "stored")
@@ -515,15 +517,58 @@ class SpectrumStorageTest(unittest.TestCase):
         self.assertAlmostEqual(on_demand["upper_bound"], stored["upper_bound"],
                                delta=2e-6 * stored["upper_bound"])
         rc, out, err, _ = run(["conv", "--weight", path, "--padding-mode", "circular", "--json",
-                               "--input", "224"], timeout=120)
+                               "--input", "224", "--gram-source", "blocks"], timeout=120)
         self.assertEqual(rc, 0, err)
         r = json.loads(out)
         self.assertEqual(r["spectrum_storage"], "on-demand")
         self.assertTrue(r["exact"])
         rc, out, err, _ = run(["conv", "--weight", path, "--padding-mode", "circular",
-                               "--input", "224"], timeout=120)
+                               "--input", "224", "--gram-source", "blocks"], timeout=120)
         self.assertEqual(rc, 0, err)
         self.assertIn("frequency blocks computed on demand", out)
+
+
+class GramSourceTest(unittest.TestCase):
+    """--gram-source: the sigma_1 search's Gram matrices from tap products or from the blocks
+    give the same certified interval; auto picks taps for a 3x3 layer with many frequencies and
+    says so (JSON gram_source, spectrum_storage none, a report line); bad values are refused."""
+
+    def test_taps_and_blocks_agree(self):
+        w = np.random.default_rng(21).normal(0, 0.05, (32, 16, 3, 3)).astype(np.float32)
+        path = save("gram_source.npy", w)
+        results = {}
+        for mode in ("circular", "zeros"):
+            for source in ("auto", "taps", "blocks"):
+                rc, out, err, _ = run(["conv", "--weight", path, "--input", "24", "--json",
+                                       "--padding-mode", mode, "--gram-source", source])
+                self.assertEqual(rc, 0, err)
+                results[mode, source] = json.loads(out)
+            auto, taps, blocks = (results[mode, s] for s in ("auto", "taps", "blocks"))
+            self.assertEqual(auto["gram_source"], "taps")
+            self.assertEqual(taps["gram_source"], "taps")
+            self.assertEqual(taps["spectrum_storage"], "none")
+            self.assertEqual(blocks["gram_source"], "blocks")
+            self.assertEqual(blocks["spectrum_storage"], "stored")
+            # Both intervals certified: each lower bound below the other's upper bound.
+            self.assertLessEqual(taps["lower_bound"], blocks["upper_bound"])
+            self.assertLessEqual(blocks["lower_bound"], taps["upper_bound"])
+        circ = results["circular", "taps"]
+        self.assertTrue(circ["exact"])
+        self.assertAlmostEqual(circ["upper_bound"], results["circular", "blocks"]["upper_bound"],
+                               delta=2e-6 * circ["upper_bound"])
+        rc, out, err, _ = run(["conv", "--weight", path, "--input", "24", "--padding-mode",
+                               "circular"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("Gram matrices from products of kernel taps", out)
+
+    def test_bad_values(self):
+        path = save("gram_source_bad.npy", np.ones((4, 4, 3, 3), dtype=np.float32))
+        for args, message in ((["--gram-source", "fft"], "--gram-source"),
+                              (["--gram-source", "taps", "--precision", "float"], "double")):
+            rc, out, err, _ = run(["conv", "--weight", path, "--input", "8"] + args)
+            self.assertEqual(rc, 2, err)
+            self.assertIn(message, err)
+            self.assertEqual(out, "")
 
 
 class FloatPrecisionRangeTest(unittest.TestCase):

@@ -379,6 +379,7 @@ TEST_CASE("a spectrum above max_stored_spectrum_bytes is computed on demand, wit
     const double truth = dense_sigma1(spec, w);
     ConvNormOptions o;
     o.dense_limit = 0;  // zero padding through the torus bound and Lanczos, not the dense SVD
+    o.gram_source = GramSource::blocks;  // the blocks' storage is what is tested
     const ConvNormResult stored = analyze_conv(spec, w.data(), o);
     CHECK_FALSE(stored.spectrum_on_demand);
     o.max_stored_spectrum_bytes = 1024;  // this layer's spectrum takes 20–30 KB

@@ -4,6 +4,7 @@
 /// per-frequency blocks of a KernelSpectrum.
 
 #include <lipschitz/kernel_spectrum.hpp>
+#include <lipschitz/tap_gram.hpp>
 
 #include <algorithm>
 #include <complex>
@@ -84,6 +85,13 @@ struct NormBounds {
 /// (Hermitian eigen-solve).
 template <class T>
 NormBounds circular_norm_bounds(const KernelSpectrum<T>& spectrum, const NormOptions& options = {});
+
+/// The same search with the blocks' Gram matrices formed from tap products (TapGram) instead
+/// of from the blocks, which are then never formed: `spectrum` (on demand costs nothing) gives
+/// the layer, the frequencies and NormBounds::top_vector. Every bound on λ = σ² is widened by
+/// TapGram::rounding_bound(). Double precision only (the Gram matrices are computed in double).
+NormBounds circular_norm_bounds(const KernelSpectrum<double>& spectrum, const TapGram& taps,
+                                const NormOptions& options = {});
 
 /// How far a value computed in floating point may be from the exact one: every certified bound
 /// is widened to `v·(1 − relative) − absolute` (lower) or `v·(1 + relative) + absolute` (upper).

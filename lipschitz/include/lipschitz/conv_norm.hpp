@@ -22,6 +22,17 @@ enum class ConvMethod {
 /// "circular-exact", "dense-svd" or "torus-bound+lanczos".
 std::string to_string(ConvMethod method);
 
+/// Where the σ₁ search on the torus gets each frequency block's Gram matrix from.
+enum class GramSource {
+  automatic,  ///< taps where a cost model estimates them cheaper (TapGram::preferred)
+  blocks,     ///< from the blocks B(ν) of a KernelSpectrum, one product each
+  taps  ///< from products of kernel taps (TapGram), the blocks never formed; double only
+};
+/// "auto", "blocks" or "taps".
+std::string to_string(GramSource source);
+/// Parses "auto", "blocks" or "taps"; throws std::invalid_argument otherwise.
+GramSource gram_source_from_string(const std::string& text);
+
 /// A layer whose analysis would need more memory than allowed.
 class ResourceError : public std::runtime_error {
  public:
@@ -54,6 +65,10 @@ struct ConvNormOptions {
   /// takes 0.8 s or, when the kernel has to compact memory for it, 2.9 s; on demand it takes
   /// 0.85 s in 26 MB (bench/README.md).
   double max_stored_spectrum_bytes = double(std::int64_t(1) << 30);
+  /// Where the σ₁ search takes the blocks' Gram matrices from. Taps apply in double precision
+  /// to the search only (not with all_singular_values, nor when zero padding's lower bound
+  /// runs the FFT operator, which reads the stored blocks; `taps` then uses the spatial one).
+  GramSource gram_source = GramSource::automatic;
 };
 
 /// What analyze_conv() found. Norm values are in double whatever the compute precision.
@@ -70,6 +85,8 @@ struct ConvNormResult {
   /// The frequency blocks were computed when asked rather than stored (a spectrum above
   /// max_stored_spectrum_bytes, or one that would not fit max_memory_bytes).
   bool spectrum_on_demand = false;
+  /// The σ₁ search formed the Gram matrices from tap products (TapGram); no block was formed.
+  bool gram_from_taps = false;
   std::vector<double> singular_values;  ///< every singular value, descending, if requested
   NormBounds circular;                  ///< diagnostics of the frequency-domain σ₁ search
   LanczosResult lanczos;                ///< diagnostics of the Lanczos lower bound (zero padding)

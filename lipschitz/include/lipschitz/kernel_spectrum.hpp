@@ -85,7 +85,9 @@ class KernelSpectrum {
   /// The same for a folded grid.
   static Index frequency_count(const Extent& folded);
   /// ν = (u, v) of frequency index `f`.
-  Extent frequency(Index f) const;
+  Extent frequency(Index f) const { return frequency(folded_, f); }
+  /// The same on a folded grid.
+  static Extent frequency(const Extent& folded, Index f);
   /// 1 where ν = −ν (mod m), else 2: the values of B(ν) stand for B(−ν) too.
   Index multiplicity(Index f) const { return self_conjugate(f) ? 1 : 2; }
   /// Whether ν = −ν (mod m): then B(ν) is unitarily equivalent to the real `real_block()`.
