@@ -705,13 +705,18 @@ NormBounds circular_norm_bounds(const KernelSpectrum<double>& spectrum, const Ta
   if (taps.frequency_count() != spectrum.frequency_count() ||
       taps.side() != std::min(spectrum.block_rows(), spectrum.block_cols()))
     throw std::invalid_argument("circular_norm_bounds: the TapGram is not of this spectrum's layer");
-  const Extent m = spectrum.folded();
   // The Gram's rounding is in TapGram::rounding_bound(); left are the products and solvers on
   // the d × d matrices (as rounding_margin()'s first term), and no transform.
   RoundingMargin margin;
   margin.relative = 16.0 * std::numeric_limits<double>::epsilon() * double(taps.side());
-  return norm_bounds(spectrum,
-                     TapBlocks{taps, spectrum.conv().groups, taps.rounding_bound(), m[1] / 2 + 1},
+  // Runs of at most one row u of the half grid (each shares TapGram's first pass), and at least
+  // 8 per thread over all frequencies, so that a 1-D layer or a short torus still uses every
+  // thread (a run split inside a row repeats that row's first pass).
+  const Index row = spectrum.folded()[1] / 2 + 1;
+  const Index per = std::max<Index>(
+      1, std::min(row, spectrum.frequency_count() * spectrum.conv().groups /
+                           (8 * Index(detail::resolve_threads(options.threads)))));
+  return norm_bounds(spectrum, TapBlocks{taps, spectrum.conv().groups, taps.rounding_bound(), per},
                      margin, options);
 }
 
