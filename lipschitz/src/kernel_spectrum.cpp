@@ -14,17 +14,22 @@
 
 namespace lipschitz {
 
-template <class T>
-KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus,
-                                  int threads, SpectrumStorage storage)
-    : conv_(conv), torus_(torus) {
+Extent folded_torus(const ForwardConv& conv, const Extent& torus) {
+  Extent folded;
   for (int a = 0; a < 2; ++a) {
     if (torus[a] < 1 || torus[a] % conv.stride[a] != 0)
       throw std::invalid_argument("torus size must be a positive multiple of the stride: torus = " +
                                   std::to_string(torus[a]) +
                                   ", stride = " + std::to_string(conv.stride[a]));
-    folded_[a] = torus[a] / conv.stride[a];
+    folded[a] = torus[a] / conv.stride[a];
   }
+  return folded;
+}
+
+template <class T>
+KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, const Extent& torus,
+                                  int threads, SpectrumStorage storage)
+    : conv_(conv), torus_(torus), folded_(folded_torus(conv, torus)) {
   half_ = torus_[1] / 2 + 1;
   const Index in_g = conv.in_channels / conv.groups;
   matrix_size_ = conv.out_channels * in_g;

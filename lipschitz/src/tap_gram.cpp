@@ -59,14 +59,7 @@ Index pair_count(const ForwardConv& conv, bool rows) {
 
 template <class T>
 TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, int threads)
-    : conv_(conv) {
-  for (int a = 0; a < 2; ++a) {
-    if (torus[a] < 1 || torus[a] % conv.stride[a] != 0)
-      throw std::invalid_argument("torus size must be a positive multiple of the stride: torus = " +
-                                  std::to_string(torus[a]) +
-                                  ", stride = " + std::to_string(conv.stride[a]));
-    folded_[a] = torus[a] / conv.stride[a];
-  }
+    : conv_(conv), folded_(folded_torus(conv, torus)) {
   reach_ = reach(conv);
   const Sides s = sides(conv);
   rows_ = s.use_rows();
@@ -221,10 +214,10 @@ void TapGram::first_pass(Index u, Index group, Scratch& s) const {
   s.group = group;
 }
 
-void TapGram::second_pass(Index f, Scratch& s) const {
-  // G(u, v) = Σ_δ₂ H_δ₂(u) e^{−2πi v δ₂/m₂}.
+void TapGram::sum(Index f, Index group, Scratch& s) const {
+  // G(u, v) = Σ_δ₂ H_δ₂(u) e^{−2πi v δ₂/m₂}, after the first pass of row u (kept in `s`).
   const Extent nu = frequency(f);
-  if (s.u != nu[0] || s.group < 0) throw std::logic_error("TapGram: first pass missing");
+  if (s.u != nu[0] || s.group != group) first_pass(nu[0], group, s);
   s.sum_re.setZero(packed_);
   s.sum_im.setZero(packed_);
   for (Index d2 = -reach_[1]; d2 <= reach_[1]; ++d2) {
@@ -240,30 +233,32 @@ void TapGram::second_pass(Index f, Scratch& s) const {
   }
 }
 
-void TapGram::gram(Index f, Index group, ComplexSquare& out, Scratch& s) const {
-  const Index u = frequency(f)[0];
-  if (s.u != u || s.group != group) first_pass(u, group, s);
-  second_pass(f, s);
-  out.resize(side_, side_);
-  for (Index j = 0, o = 0; j < side_; ++j) {
+namespace {
+
+/// Unpacks the packed lower triangle `value(o)` into `out`, the strict upper triangle zero.
+template <class Square, class Value>
+void unpack_lower(Index d, Square& out, Value&& value) {
+  out.resize(d, d);
+  for (Index j = 0, o = 0; j < d; ++j) {
     out.col(j).head(j).setZero();
-    for (Index i = j; i < side_; ++i, ++o) out(i, j) = Complex(s.sum_re[o], s.sum_im[o]);
+    for (Index i = j; i < d; ++i, ++o) out(i, j) = value(o);
   }
+}
+
+}  // namespace
+
+void TapGram::gram(Index f, Index group, ComplexSquare& out, Scratch& s) const {
+  sum(f, group, s);
+  unpack_lower(side_, out, [&](Index o) { return Complex(s.sum_re[o], s.sum_im[o]); });
 }
 
 void TapGram::real_gram(Index f, Index group, RealSquare& out, Scratch& s) const {
   if (!self_conjugate(f))
     throw std::invalid_argument("real_gram: frequency " + std::to_string(f) +
                                 " is not self-conjugate");
-  const Index u = frequency(f)[0];
-  if (s.u != u || s.group != group) first_pass(u, group, s);
-  second_pass(f, s);
-  out.resize(side_, side_);
+  sum(f, group, s);
   // The phases are ±1 here (exactly, see phase()), so the imaginary parts are exactly 0.
-  for (Index j = 0, o = 0; j < side_; ++j) {
-    out.col(j).head(j).setZero();
-    for (Index i = j; i < side_; ++i, ++o) out(i, j) = s.sum_re[o];
-  }
+  unpack_lower(side_, out, [&](Index o) { return s.sum_re[o]; });
 }
 
 template TapGram::TapGram(const float*, const ForwardConv&, const Extent&, int);

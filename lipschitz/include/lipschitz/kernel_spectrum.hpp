@@ -15,6 +15,10 @@
 
 namespace lipschitz {
 
+/// The folded grid m = N/s of a torus N; throws std::invalid_argument unless every side of
+/// the torus is a positive multiple of the stride.
+Extent folded_torus(const ForwardConv& conv, const Extent& torus);
+
 /// Whether KernelSpectrum computes every frequency's matrix up front or each block on request.
 enum class SpectrumStorage {
   stored,    ///< all matrices in one buffer, computed up front (ConvOperator needs this)

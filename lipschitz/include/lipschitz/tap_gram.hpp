@@ -90,7 +90,9 @@ class TapGram {
 
  private:
   void first_pass(Index u, Index group, Scratch& scratch) const;
-  void second_pass(Index f, Scratch& scratch) const;
+  /// Both passes for frequency f (the first only when `scratch` holds another row or group),
+  /// into scratch.sum_re / sum_im.
+  void sum(Index f, Index group, Scratch& scratch) const;
   /// exp(−2πi·k/n) from the exact residue k mod n, exact at multiples of a quarter turn.
   static Complex phase(Index k, Index n);
 
