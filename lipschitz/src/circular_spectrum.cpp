@@ -1,3 +1,4 @@
+#include <lipschitz/cholesky_bound.hpp>
 #include <lipschitz/circular_spectrum.hpp>
 #include <lipschitz/lanczos.hpp>
 #include <lipschitz/tap_gram.hpp>
@@ -5,7 +6,6 @@
 
 #include "parallel.hpp"
 
-#include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <Eigen/SVD>
 
@@ -214,42 +214,6 @@ double gram_iteration(const Square<S>& a, int steps, double stop) {
   return bound;
 }
 
-/// Cholesky factorisations up to this size run unblocked (2× faster at d = 64).
-constexpr Index kCholeskyBlockedMinSize = 96;
-
-/// Certifies λ_max(A) ≤ `lambda_target` for the Hermitian `a` (lower triangle) by a Cholesky
-/// factorisation of μI − A: it succeeds in floating point only if μI − A + ΔH ≻ 0 with
-/// ‖ΔH‖₂ ≤ δ = 4(d+1)d·ε·(μ + ‖A‖_F) (Higham, Accuracy and Stability of Numerical Algorithms,
-/// Thm 10.3: |ΔH| ≤ γ_{d+1}|L||Lᴴ|, and ‖|L||Lᴴ|‖₂ ≤ d‖LLᴴ‖₂; the factor 4 covers the
-/// 1/(1 − γ) terms and complex arithmetic), and then λ_max(A) ≤ μ + δ. μ is chosen so that
-/// μ + δ meets the target. Sylvester's law of inertia makes this a test on every eigenvalue at
-/// once, at the cost of a blocked Cholesky (d³/3) instead of an eigen-solve.
-/// Returns the certified bound μ + δ on λ_max, or +∞ when the factorisation fails.
-template <class S>
-double cholesky_bound(const Square<S>& a, double lambda_target, Square<S>& work) {
-  using R = Real<S>;
-  const Index d = a.rows();
-  const double c = 4.0 * double(d + 1) * double(d) * std::numeric_limits<R>::epsilon();
-  // `a` holds the lower triangle only: ‖A‖_F ≤ √2 ‖lower(A)‖_F.
-  const double frobenius = std::sqrt(2.0) * double(a.norm());
-  // μ + δ = target·(1 − 1e-12); the factor keeps this arithmetic's own rounding from pushing
-  // the bound past the target.
-  const double mu = (lambda_target * (1.0 - 1e-12) - c * frobenius) / (1.0 + c);
-  if (!(mu > 0)) return std::numeric_limits<double>::infinity();
-  work = -a;
-  work.diagonal().array() += R(mu);
-  // The in-place factorisation behind Eigen::LLT, without LLT's L1-norm pass (a complex abs per
-  // entry, as costly as the factorisation for small blocks); −1 means success. Unblocked up to
-  // kCholeskyBlockedMinSize, where Eigen's blocked one spends its time in small triangular
-  // solves (the error bound above holds for either order). A NaN pivot passes Eigen's `≤ 0`
-  // test, so success also requires a finite factor (a NaN reaches a later pivot).
-  const Index failed = d <= kCholeskyBlockedMinSize
-                           ? Eigen::internal::llt_inplace<S, Eigen::Lower>::unblocked(work)
-                           : Eigen::internal::llt_inplace<S, Eigen::Lower>::blocked(work);
-  return failed < 0 && work.diagonal().allFinite() ? mu + c * (mu + frobenius)
-                                                   : std::numeric_limits<double>::infinity();
-}
-
 /// Blocks up to this size are solved exactly when they may hold σ₁ (an eigen-solve of a
 /// 64 × 64 matrix costs about what Lanczos does); larger ones get Lanczos first.
 constexpr Index kLanczosMinSize = 64;
@@ -264,6 +228,7 @@ struct Workspace {
     Matrix<S> b;
     Square<S> a, work;
     Vector<S> v;
+    CholeskyWork<S> cholesky;
   };
   Of<std::complex<T>> complex;
   Of<T> real;
@@ -600,9 +565,10 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
     source.form_gram(buf);
     double target = lambda_target_for(floor);
     double g = upper_from_lambda(gram_iteration<S>(buf.a, options.gram_steps, std::max(0.0, target)));
-    // Is every singular value below the target? One Cholesky answers it (see cholesky_bound).
+    // Is every singular value below the target? One Cholesky answers it (cholesky_bound.hpp).
     if (!estimate_first && g > floor * (1.0 + tol) && target > 0)
-      g = std::min(g, upper_from_lambda(cholesky_bound<S>(buf.a, target, buf.work)));
+      g = std::min(g, upper_from_lambda(cholesky_bound<S>(
+                          buf.a, target, lower[job] * lower[job], buf.cholesky)));
     if (g <= floor) {
       upper[job] = g;
       ++pruned;
@@ -623,7 +589,8 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
       raise(lower[job]);
       floor = std::max(best_lower.load(), lower[job]);
       target = lambda_target_for(floor);
-      const double c = target > 0 ? upper_from_lambda(cholesky_bound<S>(buf.a, target, buf.work))
+      const double c = target > 0 ? upper_from_lambda(cholesky_bound<S>(
+                                        buf.a, target, lower[job] * lower[job], buf.cholesky))
                                   : std::numeric_limits<double>::infinity();
       if (c <= floor * (1.0 + tol)) {
         upper[job] = std::min(g, c);
