@@ -395,6 +395,7 @@ LanczosOptions block_lanczos_options(double tol) {
 template <class T>
 struct SpectrumBlocks {
   const KernelSpectrum<T>& spectrum;
+  static constexpr bool kPhase1Estimates = true;  // estimate() in phase 1, on every block
   static constexpr double gram_error = 0;  // the Gram's rounding is in the margin
   Runs runs(int threads) const {
     return Runs(spectrum.frequency_count(), spectrum.conv().groups, run_length(spectrum, threads));
@@ -437,7 +438,13 @@ struct TapBlocks {
   Index groups;
   double gram_error;
   Index per;  // frequencies per run: one row u of the half grid
+  static constexpr bool kPhase1Estimates = false;  // estimate() in phase 2, once formed
   Runs runs(int) const { return Runs(taps.frequency_count(), groups, per); }
+  /// ‖B‖_F ≥ σ₁ of a block, from its Gram matrix's trace (TapGram::trace()).
+  double frobenius(Index job) const {
+    const double trace = taps.trace(job / groups, job % groups);
+    return std::sqrt(std::max(0.0, trace + double(taps.side() + 1) * gram_error));
+  }
   template <class Fn>
   void fill(Index f, Index g, Workspace<double>& ws, Fn&& fn) const {
     if (taps.self_conjugate(f)) {
@@ -500,30 +507,39 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
     return margin.lower(std::sqrt(std::max(0.0, lambda - e)));
   };
 
-  // Phase 1: a cheap lower bound (power iteration) and upper bound (Frobenius) per block.
+  // Phase 1: a cheap upper bound (Frobenius) per block and, where the source forms the blocks
+  // anyway, a lower bound (power iteration). A TapBlocks source has its Frobenius bounds from
+  // traces alone and leaves the lower bounds to phase 2: forming every Gram matrix twice cost
+  // more than the blocks it would have spared there.
   std::vector<double> lower(static_cast<std::size_t>(jobs)), frob(static_cast<std::size_t>(jobs));
+  if constexpr (Source::kPhase1Estimates) {
 #pragma omp parallel num_threads(threads)
-  {
-    Workspace<T> ws;
+    {
+      Workspace<T> ws;
 #pragma omp for schedule(dynamic)
-    for (Index b = 0; b < runs.count(); ++b) {
-      source.for_run(runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
-        const auto [low, high] = source.estimate(buf, options.power_steps);
-        lower[job] = margin.lower(low);
-        frob[job] = margin.upper(high);
-      });
+      for (Index b = 0; b < runs.count(); ++b) {
+        source.for_run(runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
+          const auto [low, high] = source.estimate(buf, options.power_steps);
+          lower[job] = margin.lower(low);
+          frob[job] = margin.upper(high);
+        });
+      }
     }
+  } else {
+    for (Index job = 0; job < jobs; ++job) frob[job] = margin.upper(source.frobenius(job));
   }
   // The most promising blocks (one per thread) for the first round below, and the runs in
-  // decreasing order of the best lower bound in them for phase 2.
+  // decreasing order of the best promise in them for phase 2: the lower bounds, or else the
+  // Frobenius bounds.
+  const std::vector<double>& promise = Source::kPhase1Estimates ? lower : frob;
   const Index first = std::min<Index>(threads, jobs);
   std::vector<Index> order(static_cast<std::size_t>(jobs));
   std::iota(order.begin(), order.end(), Index(0));
   std::partial_sort(order.begin(), order.begin() + first, order.end(),
-                    [&](Index x, Index y) { return lower[x] > lower[y]; });
+                    [&](Index x, Index y) { return promise[x] > promise[y]; });
   std::vector<double> run_best(static_cast<std::size_t>(runs.count()), 0.0);
   for (Index job = 0; job < jobs; ++job)
-    run_best[runs.of(job)] = std::max(run_best[runs.of(job)], lower[job]);
+    run_best[runs.of(job)] = std::max(run_best[runs.of(job)], promise[job]);
   std::vector<Index> run_order(static_cast<std::size_t>(runs.count()));
   std::iota(run_order.begin(), run_order.end(), Index(0));
   std::sort(run_order.begin(), run_order.end(),
@@ -563,6 +579,16 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
     using S = typename std::decay_t<decltype(buf.a)>::Scalar;
     double floor = best_lower.load();
     source.form_gram(buf);
+    if constexpr (!Source::kPhase1Estimates) {
+      // The lower bound phase 1 did not take. A block that raises the floor is likely to
+      // hold σ₁ (its power estimate is below its top): estimated closely without a Cholesky
+      // test first, which would fail.
+      const double low = margin.lower(source.estimate(buf, options.power_steps).first);
+      if (low > lower[job]) lower[job] = low;
+      if (lower[job] > floor) estimate_first = true;
+      raise(lower[job]);
+      floor = std::max(floor, lower[job]);
+    }
     double target = lambda_target_for(floor);
     double g = upper_from_lambda(gram_iteration<S>(buf.a, options.gram_steps, std::max(0.0, target)));
     // Is every singular value below the target? One Cholesky answers it (cholesky_bound.hpp).

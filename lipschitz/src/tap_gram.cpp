@@ -70,6 +70,7 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
   const Index offsets = (2 * reach_[0] + 1) * (2 * reach_[1] + 1);
   coefficients_.assign(static_cast<std::size_t>(groups * offsets * packed_), 0.0);
   present_.assign(static_cast<std::size_t>(groups * offsets), 0);
+  traces_.assign(static_cast<std::size_t>(groups * offsets), 0.0);
 
   // Each tap's slice W_t of each group, in double.
   std::vector<RealMatrix> slice(static_cast<std::size_t>(groups * taps), RealMatrix(out_g, in_g));
@@ -135,6 +136,7 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
           up[o] = acc(j, i);
         }
       present_[g * offsets + h] = present_[g * offsets + mirror] = 1;
+      traces_[g * offsets + h] = traces_[g * offsets + mirror] = acc.trace();
     }
   }
 }
@@ -214,51 +216,77 @@ void TapGram::first_pass(Index u, Index group, Scratch& s) const {
   s.group = group;
 }
 
-void TapGram::sum(Index f, Index group, Scratch& s) const {
-  // G(u, v) = Σ_δ₂ H_δ₂(u) e^{−2πi v δ₂/m₂}, after the first pass of row u (kept in `s`).
+double TapGram::trace(Index f, Index group) const {
+  // tr G(ν) = Σ_δ tr(C_δ) e^{−2πi ν·δ/m}, real: tr C_{−δ} = tr C_δ.
   const Extent nu = frequency(f);
-  if (s.u != nu[0] || s.group != group) first_pass(nu[0], group, s);
-  s.sum_re.setZero(packed_);
-  s.sum_im.setZero(packed_);
-  for (Index d2 = -reach_[1]; d2 <= reach_[1]; ++d2) {
-    const Complex p = phase(nu[1] * d2, folded_[1]);
-    const Index c = d2 + reach_[1];
-    if (p.imag() == 0) {
-      s.sum_re += p.real() * s.re.col(c);
-      s.sum_im += p.real() * s.im.col(c);
-    } else {
-      s.sum_re += p.real() * s.re.col(c) - p.imag() * s.im.col(c);
-      s.sum_im += p.real() * s.im.col(c) + p.imag() * s.re.col(c);
+  double sum = 0;
+  for (Index d1 = -reach_[0]; d1 <= reach_[0]; ++d1) {
+    const Complex p = phase(nu[0] * d1, folded_[0]);
+    for (Index d2 = -reach_[1]; d2 <= reach_[1]; ++d2) {
+      const Index idx = offset_index(group, d1, d2);
+      if (present_[idx]) sum += traces_[idx] * (p * phase(nu[1] * d2, folded_[1])).real();
     }
   }
+  return sum;
 }
 
-namespace {
-
-/// Unpacks the packed lower triangle `value(o)` into `out`, the strict upper triangle zero.
-template <class Square, class Value>
-void unpack_lower(Index d, Square& out, Value&& value) {
-  out.resize(d, d);
-  for (Index j = 0, o = 0; j < d; ++j) {
-    out.col(j).head(j).setZero();
-    for (Index i = j; i < d; ++i, ++o) out(i, j) = value(o);
+template <class Fn>
+void TapGram::columns(Index f, Index group, Scratch& s, Fn&& fn) const {
+  // G(u, v) = Σ_δ₂ H_δ₂(u) e^{−2πi v δ₂/m₂}, after the first pass of row u (kept in `s`), one
+  // column of the lower triangle at a time: the column's sums stay in L1 while the first
+  // pass's columns stream past once each.
+  const Extent nu = frequency(f);
+  if (s.u != nu[0] || s.group != group) first_pass(nu[0], group, s);
+  const Index w2 = 2 * reach_[1] + 1;
+  s.phases.resize(static_cast<std::size_t>(w2));
+  for (Index c = 0; c < w2; ++c) s.phases[c] = phase(nu[1] * (c - reach_[1]), folded_[1]);
+  s.column_re.resize(side_);
+  s.column_im.resize(side_);
+  double* re = s.column_re.data();
+  double* im = s.column_im.data();
+  for (Index j = 0, o = 0; j < side_; o += side_ - j, ++j) {
+    const Index len = side_ - j;
+    std::fill(re, re + len, 0.0);
+    std::fill(im, im + len, 0.0);
+    for (Index c = 0; c < w2; ++c) {
+      const double pr = s.phases[c].real(), pi = s.phases[c].imag();
+      const double* a = s.re.data() + c * packed_ + o;
+      const double* b = s.im.data() + c * packed_ + o;
+      if (pi == 0) {
+        for (Index i = 0; i < len; ++i) {
+          re[i] += pr * a[i];
+          im[i] += pr * b[i];
+        }
+      } else {
+        for (Index i = 0; i < len; ++i) {
+          re[i] += pr * a[i] - pi * b[i];
+          im[i] += pr * b[i] + pi * a[i];
+        }
+      }
+    }
+    fn(j, re, im);
   }
 }
 
-}  // namespace
-
 void TapGram::gram(Index f, Index group, ComplexSquare& out, Scratch& s) const {
-  sum(f, group, s);
-  unpack_lower(side_, out, [&](Index o) { return Complex(s.sum_re[o], s.sum_im[o]); });
+  out.resize(side_, side_);
+  columns(f, group, s, [&](Index j, const double* re, const double* im) {
+    out.col(j).head(j).setZero();
+    Complex* column = out.col(j).data();
+    for (Index i = j; i < side_; ++i) column[i] = Complex(re[i - j], im[i - j]);
+  });
 }
 
 void TapGram::real_gram(Index f, Index group, RealSquare& out, Scratch& s) const {
   if (!self_conjugate(f))
     throw std::invalid_argument("real_gram: frequency " + std::to_string(f) +
                                 " is not self-conjugate");
-  sum(f, group, s);
+  out.resize(side_, side_);
   // The phases are ±1 here (exactly, see phase()), so the imaginary parts are exactly 0.
-  unpack_lower(side_, out, [&](Index o) { return s.sum_re[o]; });
+  columns(f, group, s, [&](Index j, const double* re, const double*) {
+    out.col(j).head(j).setZero();
+    std::copy(re, re + (side_ - j), out.col(j).data() + j);
+  });
 }
 
 template TapGram::TapGram(const float*, const ForwardConv&, const Extent&, int);

@@ -119,6 +119,11 @@ TEST_CASE("tap Gram matrices are within rounding_bound() of the definition in lo
         }
         REQUIRE(got.rows() == want.rows());
         CHECK(got.triangularView<Eigen::StrictlyUpper>().toDenseMatrix().isZero(0));
+        // The trace from the coefficients' traces, without the Gram matrix: the Frobenius
+        // bound of the σ₁ search's phase 1, within its documented error.
+        const long double exact_trace = want.trace().real();
+        CHECK(std::abs((long double)tg.trace(k, g) - exact_trace) <=
+              (long double)(double(tg.side() + 1) * tg.rounding_bound()));
         const Eigen::MatrixXcd full = got.selfadjointView<Eigen::Lower>();
         if (rows) {
           // B Bᴴ does not depend on the basis of B's columns: the same matrix, entry by entry.

@@ -72,7 +72,8 @@ class TapGram {
   /// The first pass of the current frequency row u, kept between calls.
   struct Scratch {
     Eigen::ArrayXXd re, im;  // packed lower triangles × offsets δ₂ of the row u
-    Eigen::ArrayXd sum_re, sum_im;
+    Eigen::ArrayXd column_re, column_im;  // one column of the Gram matrix being summed
+    std::vector<Complex> phases;          // e^{−2πi v δ₂/m₂} of the frequency being summed
     Index u = -1, group = -1;
   };
   /// G(ν_f) for `group`: its lower triangle, the strict upper one zero (as the σ₁ search's
@@ -80,6 +81,11 @@ class TapGram {
   void gram(Index f, Index group, ComplexSquare& out, Scratch& scratch) const;
   /// The same for a self-conjugate frequency, whose Gram matrix is real.
   void real_gram(Index f, Index group, RealSquare& out, Scratch& scratch) const;
+
+  /// tr G(ν_f) for `group`, from the coefficients' traces (no Gram matrix formed): the bound
+  /// ‖B‖_F² on σ₁². Within (d + 1)·rounding_bound() of the exact trace: a sum of at most
+  /// n + d rounded products of the same magnitudes (see there).
+  double trace(Index f, Index group) const;
 
   /// `‖fl(G(ν)) − G(ν)‖₂` is at most this for every frequency and group: each entry is a sum
   /// of n = taps·inner + 2(2Q₁+1) + 2(2Q₂+1) + 16 rounded products (products, offsets, the
@@ -90,9 +96,10 @@ class TapGram {
 
  private:
   void first_pass(Index u, Index group, Scratch& scratch) const;
-  /// Both passes for frequency f (the first only when `scratch` holds another row or group),
-  /// into scratch.sum_re / sum_im.
-  void sum(Index f, Index group, Scratch& scratch) const;
+  /// Both passes for frequency f (the first only when `scratch` holds another row or group):
+  /// calls `fn(j, re, im)` with rows j.. of column j of the Gram matrix's lower triangle.
+  template <class Fn>
+  void columns(Index f, Index group, Scratch& scratch, Fn&& fn) const;
   /// exp(−2πi·k/n) from the exact residue k mod n, exact at multiples of a quarter turn.
   static Complex phase(Index k, Index n);
 
@@ -105,6 +112,7 @@ class TapGram {
   // [group][δ₁ + Q₁][δ₂ + Q₂]: packed lower triangle (column by column) of each coefficient.
   std::vector<double> coefficients_;
   std::vector<char> present_;  // the same index: whether the coefficient has any product
+  std::vector<double> traces_;  // the same index: tr C_δ
   double rounding_bound_ = 0;
   Index offset_index(Index group, Index d1, Index d2) const {
     return (group * (2 * reach_[0] + 1) + d1 + reach_[0]) * (2 * reach_[1] + 1) + d2 + reach_[1];
