@@ -703,12 +703,13 @@ NormBounds circular_norm_bounds(const KernelSpectrum<double>& spectrum, const Ta
   RoundingMargin margin;
   margin.relative = 16.0 * std::numeric_limits<double>::epsilon() * double(taps.side());
   // Runs of at most one row u of the half grid (each shares TapGram's first pass), and at least
-  // 8 per thread over all frequencies, so that a 1-D layer or a short torus still uses every
-  // thread (a run split inside a row repeats that row's first pass).
+  // 4 per thread over all frequencies, so that a 1-D layer or a short torus still uses every
+  // thread (a run split inside a row repeats that row's first pass: with 8 per thread, ResNet
+  // 256 @14's rows of 8 frequencies were split in two, and its first passes doubled).
   const Index row = spectrum.folded()[1] / 2 + 1;
   const Index per = std::max<Index>(
       1, std::min(row, spectrum.frequency_count() * spectrum.conv().groups /
-                           (8 * Index(detail::resolve_threads(options.threads)))));
+                           (4 * Index(detail::resolve_threads(options.threads)))));
   return norm_bounds(spectrum, TapBlocks{taps, spectrum.conv().groups, taps.rounding_bound(), per},
                      margin, options);
 }

@@ -166,11 +166,12 @@ bool TapGram::preferred(const ForwardConv& conv, const Extent& torus) {
   // iteration on the block.
   const double from_blocks = jobs * rows * cols * (2.0 * taps + 2.0 * d + 24.0);
   // From the taps: the products (real, 1.5: slower than Eigen's complex kernel here), then per
-  // block both passes, twice (the σ₁ search forms each Gram matrix in both of its phases),
-  // memory-bound (3.5), and power iteration on the Gram matrix.
+  // block both passes, once (the σ₁ search forms each Gram matrix once), memory-bound (3.5),
+  // and power iteration on the Gram matrix. (Counted twice, as the search once formed them,
+  // the model picked the same source on all ten bench layers.)
   const double products = double(conv.groups) * double(pair_count(conv, s.use_rows())) / 2.0 *
                           d * d * inner * 1.5;
-  const double assembly = jobs * d * d * (2.0 * 3.5 * 2.0 * double(2 * q[1] + 1) + 12.0);
+  const double assembly = jobs * d * d * (2.0 * 3.5 * double(2 * q[1] + 1) + 12.0);
   return products + assembly < from_blocks;
 }
 
