@@ -149,12 +149,17 @@ double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double l
   const Summary s = summarise(a);
   if constexpr (!std::is_same_v<Low, S>) {
     // Single precision's rounding term, c·tr(μI − A) ≈ 2dε·(dμ − tr A), is 10⁻³ to 10⁻² of λ
-    // for d = 64 to 256: enough below the target for most blocks but the top ones. Not tried
-    // where λ_max is known to exceed its shift.
+    // for d = 64 to 256: enough below the target for most blocks but the top ones; at d = 512
+    // (5·10⁻²) it rarely is. Not tried where λ_max is known to exceed its shift, nor once it
+    // has failed more often than it succeeded on this `work`'s calls.
     const double mu = shift_for<Low, S>(s, lambda_target);
-    if (mu > lambda_known) {
+    if (mu > lambda_known && 2 * (work.single_successes + 2) >= work.single_tries + 3) {
+      ++work.single_tries;
       const double bound = attempt<Low, S>(a, s, mu, work.single);
-      if (bound <= lambda_target) return bound;
+      if (bound <= lambda_target) {
+        ++work.single_successes;
+        return bound;
+      }
     }
   }
   return attempt<S, S>(a, s, shift_for<S, S>(s, lambda_target), work.factor);

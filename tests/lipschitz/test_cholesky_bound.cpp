@@ -106,7 +106,7 @@ TEST_CASE_TEMPLATE("cholesky_bound: certified and met, across the edge at λ_max
   }
 }
 
-TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be too close") {
+TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be too close or it keeps failing") {
   std::mt19937 rng(99);
   long double lambda = 0;
   const auto a = random_gram<std::complex<double>>(64, 128, rng, lambda);
@@ -126,6 +126,25 @@ TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be 
     CHECK(bound <= target);
     CHECK(work.single.size() == 0);
     CHECK(work.factor.rows() == 64);
+  }
+  {
+    // Single precision has failed more often than it succeeded on this work: not tried.
+    CholeskyWork<std::complex<double>> work;
+    work.single_tries = 4;
+    work.single_successes = 0;
+    CHECK(cholesky_bound(a, target, 0.0, work) <= target);
+    CHECK(work.single.size() == 0);
+    CHECK(work.single_tries == 4);
+  }
+  {
+    // It fails twice (targets below λ_max), and is then given up; double still answers.
+    CholeskyWork<std::complex<double>> work;
+    for (int k = 0; k < 2; ++k)
+      CHECK(std::isinf(cholesky_bound(a, double(lambda) * 0.9, 0.0, work)));
+    CHECK(work.single_tries == 2);
+    CHECK(work.single_successes == 0);
+    CHECK(cholesky_bound(a, target, 0.0, work) <= target);
+    CHECK(work.single_tries == 2);
   }
 }
 
