@@ -154,12 +154,17 @@ double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double l
     // has failed more often than it succeeded on this `work`'s calls.
     const double mu = shift_for<Low, S>(s, lambda_target);
     if (mu > lambda_known && 2 * (work.single_successes + 2) >= work.single_tries + 3) {
-      ++work.single_tries;
       const double bound = attempt<Low, S>(a, s, mu, work.single);
       if (bound <= lambda_target) {
+        ++work.single_tries;
         ++work.single_successes;
         return bound;
       }
+      // A failure counts against single precision only where double then succeeds: one
+      // below the target fails either way.
+      const double exact = attempt<S, S>(a, s, shift_for<S, S>(s, lambda_target), work.factor);
+      if (exact <= lambda_target) ++work.single_tries;
+      return exact;
     }
   }
   return attempt<S, S>(a, s, shift_for<S, S>(s, lambda_target), work.factor);

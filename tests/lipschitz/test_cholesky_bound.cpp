@@ -137,14 +137,19 @@ TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be 
     CHECK(work.single_tries == 4);
   }
   {
-    // It fails twice (targets below λ_max), and is then given up; double still answers.
+    // Targets below λ_max fail in either precision: not held against single precision.
     CholeskyWork<std::complex<double>> work;
-    for (int k = 0; k < 2; ++k)
+    for (int k = 0; k < 3; ++k)
       CHECK(std::isinf(cholesky_bound(a, double(lambda) * 0.9, 0.0, work)));
+    CHECK(work.single_tries == 0);
+    // Targets that only double meets (1e-6 above λ_max: single's term is ~1e-3) are.
+    const double close = double(lambda) * (1 + 1e-6);
+    for (int k = 0; k < 2; ++k) CHECK(cholesky_bound(a, close, 0.0, work) <= close);
     CHECK(work.single_tries == 2);
     CHECK(work.single_successes == 0);
+    work.single.resize(0, 0);
     CHECK(cholesky_bound(a, target, 0.0, work) <= target);
-    CHECK(work.single_tries == 2);
+    CHECK(work.single.size() == 0);  // given up
   }
 }
 

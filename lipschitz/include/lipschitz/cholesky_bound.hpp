@@ -33,6 +33,8 @@ template <class S>
 struct CholeskyWork {
   CholeskySquare<S> factor;
   CholeskySquare<typename SinglePrecision<S>::type> single;
+  /// Calls where single precision was tried and it, or else double, met the target; and those
+  /// where it did.
   int single_tries = 0, single_successes = 0;
 };
 
@@ -50,8 +52,9 @@ struct CholeskyWork {
 /// For double scalars the factorisation is tried in single precision first, twice as fast, if
 /// its wider rounding term (10⁻³ of λ at d = 64, 10⁻² at d = 256) still lets μ exceed
 /// `lambda_known`, a known lower bound on λ_max(A) (0 if none), and while it has succeeded on
-/// at least half of the calls with this `work` (counting two successes in advance: a failed try
-/// costs 0.6 of a double factorisation, a success saves 0.4); then in double if that fails.
+/// at least half of the calls with this `work` where it was tried and double met the target
+/// (two successes counted in advance: a failed try costs 0.6 of a double factorisation, a
+/// success saves 0.4); then in double if that fails.
 template <class S>
 double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double lambda_known,
                       CholeskyWork<S>& work);
