@@ -72,18 +72,23 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
   present_.assign(static_cast<std::size_t>(groups * offsets), 0);
   traces_.assign(static_cast<std::size_t>(groups * offsets), 0.0);
 
-  // Each tap's slice W_t of each group, in double.
+  // Each tap's slice W_t of each group, in double (a strided gather: in parallel).
+  const int nthreads = detail::resolve_threads(threads);
   std::vector<RealMatrix> slice(static_cast<std::size_t>(groups * taps), RealMatrix(out_g, in_g));
+  std::vector<double> norm(static_cast<std::size_t>(groups * taps));
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+  for (Index gt = 0; gt < groups * taps; ++gt) {
+    const Index g = gt / taps, t = gt % taps;
+    RealMatrix& w = slice[static_cast<std::size_t>(gt)];
+    for (Index o = 0; o < out_g; ++o)
+      for (Index i = 0; i < in_g; ++i)
+        w(o, i) = double(weight[((g * out_g + o) * in_g + i) * taps + t]);
+    norm[static_cast<std::size_t>(gt)] = w.norm();
+  }
   double worst_sum = 0;  // max over groups of (Σ_t ‖W_t‖_F)², for the rounding bound
   for (Index g = 0; g < groups; ++g) {
     double norms = 0;
-    for (Index t = 0; t < taps; ++t) {
-      RealMatrix& w = slice[g * taps + t];
-      for (Index o = 0; o < out_g; ++o)
-        for (Index i = 0; i < in_g; ++i)
-          w(o, i) = double(weight[((g * out_g + o) * in_g + i) * taps + t]);
-      norms += w.norm();
-    }
+    for (Index t = 0; t < taps; ++t) norms += norm[static_cast<std::size_t>(g * taps + t)];
     worst_sum = std::max(worst_sum, norms * norms);
   }
   const Index inner = (rows_ ? in_g : out_g) * taps;
@@ -94,7 +99,6 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
   // The coefficients of the offsets δ ≥ 0 (lexicographically), each a sum of tap products;
   // those of −δ are their transposes.
   const Index half = offsets / 2 + 1;  // δ = 0 and one of each pair ±δ
-  const int nthreads = detail::resolve_threads(threads);
 #pragma omp parallel num_threads(nthreads)
   {
     RealMatrix acc;
