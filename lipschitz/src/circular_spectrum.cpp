@@ -137,6 +137,23 @@ Real<S> largest_eigenvalue(const Square<S>& a, Square<S>& work) {
   return values.size() > 0 ? values.maxCoeff() : Real<S>(0);
 }
 
+/// The power-iteration loop: `steps` times v ← back(forward(v)), v normalised first; returns
+/// ‖forward(v)‖ for the last, unit v (0 if v vanished).
+template <class S, class Forward, class Back>
+Real<S> power_loop(Vector<S>& v, int steps, Forward&& forward, Back&& back) {
+  Vector<S> w;
+  Real<S> value = 0;
+  for (int k = 0; k <= steps; ++k) {
+    const Real<S> nv = v.norm();
+    if (!(nv > 0)) return Real<S>(0);
+    v /= nv;
+    forward(v, w);
+    value = w.norm();
+    if (k < steps) back(w, v);
+  }
+  return value;
+}
+
 /// Power iteration on BᴴB started from the largest row of B; returns ‖B v‖/‖v‖ ≤ σ₁(B).
 template <class S>
 Real<S> power_lower_bound(const Matrix<S>& b, int steps, Vector<S>& v) {
@@ -145,17 +162,9 @@ Real<S> power_lower_bound(const Matrix<S>& b, int steps, Vector<S>& v) {
     b.rowwise().squaredNorm().maxCoeff(&r);
     v = b.row(r).adjoint();
   }
-  Vector<S> w;
-  Real<S> value = 0;
-  for (int k = 0; k <= steps; ++k) {
-    const Real<S> nv = v.norm();
-    if (!(nv > 0)) return Real<S>(0);
-    v /= nv;
-    w.noalias() = b * v;
-    value = w.norm();
-    if (k < steps) v.noalias() = b.adjoint() * w;
-  }
-  return value;
+  return power_loop<S>(
+      v, steps, [&](const Vector<S>& x, Vector<S>& y) { y.noalias() = b * x; },
+      [&](const Vector<S>& y, Vector<S>& x) { x.noalias() = b.adjoint() * y; });
 }
 
 /// A block as an operator for lanczos_top_singular_value(), oriented so that its Gram matrix
@@ -350,17 +359,12 @@ Real<S> hermitian_power(const Square<S>& a, int steps, Vector<S>& v) {
     a.diagonal().real().maxCoeff(&r);
     v = Vector<S>::Unit(a.rows(), r);
   }
-  Vector<S> w;
-  Real<S> value = 0;
-  for (int k = 0; k <= steps; ++k) {
-    const Real<S> nv = v.norm();
-    if (!(nv > 0)) return Real<S>(0);
-    v /= nv;
-    w.noalias() = a.template selfadjointView<Eigen::Lower>() * v;
-    value = w.norm();
-    if (k < steps) v = w;
-  }
-  return value;
+  return power_loop<S>(
+      v, steps,
+      [&](const Vector<S>& x, Vector<S>& y) {
+        y.noalias() = a.template selfadjointView<Eigen::Lower>() * x;
+      },
+      [](const Vector<S>& y, Vector<S>& x) { x = y; });
 }
 
 /// A Hermitian matrix (lower triangle) as an operator for lanczos_top_singular_value(): its
@@ -438,7 +442,7 @@ struct TapBlocks {
   Index groups;
   double gram_error;
   Index per;  // frequencies per run: one row u of the half grid
-  static constexpr bool kPhase1Estimates = false;  // estimate() in phase 2, once formed
+  static constexpr bool kPhase1Estimates = false;  // lower_estimate() in phase 2, once formed
   Runs runs(int) const { return Runs(taps.frequency_count(), groups, per); }
   /// ‖B‖_F ≥ σ₁ of a block, from its Gram matrix's trace (TapGram::trace()).
   double frobenius(Index job) const {
@@ -467,15 +471,13 @@ struct TapBlocks {
   void with_job(Index job, Workspace<double>& ws, Fn&& fn) const {
     fill(job / groups, job % groups, ws, fn);
   }
+  /// A lower bound on σ₁ of the block (power iteration on its Gram matrix), before the margin.
   template <class Buf>
-  std::pair<double, double> estimate(Buf& buf, int steps) const {
+  double lower_estimate(Buf& buf, int steps) const {
     using S = typename std::decay_t<decltype(buf.a)>::Scalar;
     buf.v.resize(0);
     const double lambda = double(hermitian_power<S>(buf.a, steps, buf.v));
-    // λ_max ≤ trace for a positive semi-definite matrix: the Gram's ‖B‖_F bound.
-    const double trace = double(buf.a.diagonal().real().sum());
-    return {std::sqrt(std::max(0.0, lambda - gram_error)),
-            std::sqrt(std::max(0.0, trace + double(buf.a.rows()) * gram_error))};
+    return std::sqrt(std::max(0.0, lambda - gram_error));
   }
   template <class Buf>
   void form_gram(Buf&) const {}
@@ -583,7 +585,7 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
       // The lower bound phase 1 did not take. A block that raises the floor is likely to
       // hold σ₁ (its power estimate is below its top): estimated closely without a Cholesky
       // test first, which would fail.
-      const double low = margin.lower(source.estimate(buf, options.power_steps).first);
+      const double low = margin.lower(source.lower_estimate(buf, options.power_steps));
       if (low > lower[job]) lower[job] = low;
       if (lower[job] > floor) estimate_first = true;
       raise(lower[job]);
