@@ -150,20 +150,28 @@ double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double l
   if constexpr (!std::is_same_v<Low, S>) {
     // Single precision's rounding term, c·tr(μI − A) ≈ 2dε·(dμ − tr A), is 10⁻³ to 10⁻² of λ
     // for d = 64 to 256: enough below the target for most blocks but the top ones; at d = 512
-    // (5·10⁻²) it rarely is. Not tried where λ_max is known to exceed its shift, nor once it
-    // has failed more often than it succeeded on this `work`'s calls.
+    // (5·10⁻²) it rarely is. Not tried where λ_max is known to exceed its shift, nor while it
+    // has failed more often than it succeeded on this `work`'s calls, but for probes.
     const double mu = shift_for<Low, S>(s, lambda_target);
-    if (mu > lambda_known && 2 * (work.single_successes + 2) >= work.single_tries + 3) {
+    const bool favoured = 2 * (work.single_successes + 2) >= work.single_tries + 3;
+    const bool probe = mu > lambda_known && !favoured &&
+                       ++work.single_skipped >= work.single_probe_after;
+    if (mu > lambda_known && (favoured || probe)) {
+      if (probe) work.single_skipped = 0;
       const double bound = attempt<Low, S>(a, s, mu, work.single);
       if (bound <= lambda_target) {
         ++work.single_tries;
         ++work.single_successes;
+        if (probe) work.single_probe_after = 8;
         return bound;
       }
       // A failure counts against single precision only where double then succeeds: one
       // below the target fails either way.
       const double exact = attempt<S, S>(a, s, shift_for<S, S>(s, lambda_target), work.factor);
-      if (exact <= lambda_target) ++work.single_tries;
+      if (exact <= lambda_target) {
+        ++work.single_tries;
+        if (probe) work.single_probe_after = std::min(2 * work.single_probe_after, 1 << 20);
+      }
       return exact;
     }
   }

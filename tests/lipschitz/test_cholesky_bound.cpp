@@ -106,7 +106,7 @@ TEST_CASE_TEMPLATE("cholesky_bound: certified and met, across the edge at λ_max
   }
 }
 
-TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be too close or it keeps failing") {
+TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be too close or it keeps failing (then probed)") {
   std::mt19937 rng(99);
   long double lambda = 0;
   const auto a = random_gram<std::complex<double>>(64, 128, rng, lambda);
@@ -149,7 +149,27 @@ TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be 
     CHECK(work.single_successes == 0);
     work.single.resize(0, 0);
     CHECK(cholesky_bound(a, target, 0.0, work) <= target);
-    CHECK(work.single.size() == 0);  // given up
+    CHECK(work.single.size() == 0);  // out of favour...
+    // ...but probed on the 8th call out of favour: a success brings it back.
+    for (int k = 1; k < 7; ++k) CHECK(cholesky_bound(a, target, 0.0, work) <= target);
+    CHECK(work.single.size() == 0);
+    CHECK(cholesky_bound(a, target, 0.0, work) <= target);
+    CHECK(work.single.rows() == 64);
+    CHECK(work.single_successes == 1);
+    work.single.resize(0, 0);
+    CHECK(cholesky_bound(a, target, 0.0, work) <= target);
+    CHECK(work.single.rows() == 64);  // in favour again
+    CHECK(work.single_successes == 2);
+  }
+  {
+    // A failed probe doubles the wait for the next one.
+    CholeskyWork<std::complex<double>> work;
+    work.single_tries = 2;
+    const double close = double(lambda) * (1 + 1e-6);
+    for (int k = 0; k < 8; ++k) CHECK(cholesky_bound(a, close, 0.0, work) <= close);
+    CHECK(work.single_tries == 3);  // the probe, failed in single, met in double
+    CHECK(work.single_probe_after == 16);
+    CHECK(work.single_skipped == 0);
   }
 }
 

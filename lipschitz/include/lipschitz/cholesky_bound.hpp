@@ -36,6 +36,9 @@ struct CholeskyWork {
   /// Calls where single precision was tried and it, or else double, met the target; and those
   /// where it did.
   int single_tries = 0, single_successes = 0;
+  /// While single precision is out of favour: calls since it was last tried, and how many a
+  /// probe waits for (8, doubled after each probe that fails, back to 8 after one that succeeds).
+  int single_skipped = 0, single_probe_after = 8;
 };
 
 /// A certified bound on λ_max(A) for the Hermitian `a` (only its lower triangle is read), at
@@ -53,8 +56,10 @@ struct CholeskyWork {
 /// its wider rounding term (10⁻³ of λ at d = 64, 10⁻² at d = 256) still lets μ exceed
 /// `lambda_known`, a known lower bound on λ_max(A) (0 if none), and while it has succeeded on
 /// at least half of the calls with this `work` where it was tried and double met the target
-/// (two successes counted in advance: a failed try costs 0.6 of a double factorisation, a
-/// success saves 0.4); then in double if that fails.
+/// (two successes counted in advance: a failed try costs 0.5–0.6 of a double factorisation, a
+/// success saves 0.4–0.5), or as a probe after `single_probe_after` calls out of favour (the
+/// σ₁ search meets its hardest blocks first: without probes, two early failures ruled single
+/// precision out for the rest of a search); then in double if that fails.
 template <class S>
 double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double lambda_known,
                       CholeskyWork<S>& work);
