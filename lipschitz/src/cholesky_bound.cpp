@@ -147,6 +147,11 @@ double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double l
   using Low = typename SinglePrecision<S>::type;
   if (a.rows() == 0) return 0;
   const Summary s = summarise(a);
+  // λ_max(A) ≤ ‖A‖_F, which the summary holds anyway: no factorisation where that suffices
+  // (rounded up for its sum of at most 2d² squares, in double).
+  const double frobenius =
+      s.frobenius * (1.0 + 4.0 * double(s.d + 2) * std::numeric_limits<double>::epsilon());
+  if (frobenius <= lambda_target) return frobenius;
   if constexpr (!std::is_same_v<Low, S>) {
     // Single precision's rounding term, c·tr(μI − A) ≈ 2dε·(dμ − tr A), is 10⁻³ to 10⁻² of λ
     // for d = 64 to 256: enough below the target for most blocks but the top ones; at d = 512

@@ -592,9 +592,14 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
       floor = std::max(floor, lower[job]);
     }
     double target = lambda_target_for(floor);
-    double g = upper_from_lambda(gram_iteration<S>(buf.a, options.gram_steps, std::max(0.0, target)));
-    // Is every singular value below the target? One Cholesky answers it (cholesky_bound.hpp).
-    if (!estimate_first && g > floor * (1.0 + tol) && target > 0)
+    // Is every singular value below the target? One Cholesky answers it (cholesky_bound.hpp,
+    // which tries ‖A‖_F first). Gram iteration first only where asked for, or where there is no
+    // test (the first round, or a floor still 0): ‖A‖_F then, a pass over A the test repeats.
+    const bool test = !estimate_first && target > 0;
+    double g = std::numeric_limits<double>::infinity();
+    if (options.gram_steps > 0 || !test)
+      g = upper_from_lambda(gram_iteration<S>(buf.a, options.gram_steps, std::max(0.0, target)));
+    if (test && g > floor * (1.0 + tol))
       g = std::min(g, upper_from_lambda(cholesky_bound<S>(
                           buf.a, target, lower[job] * lower[job], buf.cholesky)));
     if (g <= floor) {

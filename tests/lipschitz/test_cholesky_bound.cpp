@@ -173,6 +173,24 @@ TEST_CASE("cholesky_bound: single precision first, unless λ_max is known to be 
   }
 }
 
+TEST_CASE_TEMPLATE("cholesky_bound: ‖A‖_F where it meets the target, without a factorisation", S,
+                   double, std::complex<double>) {
+  std::mt19937 rng(7);
+  long double lambda = 0;
+  // Rank one (m = 1): ‖A‖_F = λ_max, so the Frobenius bound meets a target just above it.
+  const auto a = random_gram<S>(40, 1, rng, lambda);
+  CholeskyWork<S> work;
+  const double target = double(lambda) * (1 + 1e-9);
+  const double bound = cholesky_bound(a, target, 0.0, work);
+  CHECK(bound >= double(lambda));
+  CHECK(bound <= target);
+  CHECK(work.factor.size() == 0);
+  CHECK(work.single.size() == 0);
+  // Below λ_max it cannot: the factorisation runs, and fails.
+  CHECK(std::isinf(cholesky_bound(a, double(lambda) * (1 - 1e-6), 0.0, work)));
+  CHECK(work.factor.rows() == 40);
+}
+
 TEST_CASE("cholesky_bound: non-finite and empty matrices") {
   CholeskyWork<double> work;
   CHECK(cholesky_bound<double>(CholeskySquare<double>(0, 0), 1.0, 0.0, work) == 0.0);

@@ -51,6 +51,8 @@ struct CholeskyWork {
 /// λ_max(A) ≤ μ + c/(1−c)·tr(H), plus the rounding of H into the factorisation's precision.
 /// With c = 2(d+4)ε that term is ~2dε·(dμ − tr A). Sylvester's law of inertia makes this a test
 /// of every eigenvalue at once, for one factorisation (d³/3 flops) instead of an eigen-solve.
+/// Where ‖A‖_F (rounded up) is already at most the target, that is returned, and nothing is
+/// factorised.
 ///
 /// For double scalars the factorisation is tried in single precision first, twice as fast, if
 /// its wider rounding term (10⁻³ of λ at d = 64, 10⁻² at d = 256) still lets μ exceed
