@@ -4,10 +4,6 @@
 #include "parallel.hpp"
 
 #include <algorithm>
-#include <new>
-
-#include <sys/mman.h>
-
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -38,28 +34,25 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
 
   // Each slice zero-padded to the torus; taps t·d wrap modulo N and add up (ALGORITHMS.md §1:
   // cropping instead, as numpy's fft2(K, n) does, gives wrong values when k_eff > N).
+  // Eight partial sums: one chain of dependent additions ran at a quarter of the memory's
+  // speed (0.8 ms of ResNet 256's weight).
+  double partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  const Index entries = matrix_size_ * kernel_taps;
+  Index i = 0;
+  for (; i + 8 <= entries; i += 8)
+    for (int k = 0; k < 8; ++k) partial[k] += double(weight[i + k]) * double(weight[i + k]);
+  for (; i < entries; ++i) partial[0] += double(weight[i]) * double(weight[i]);
   double sum_squares = 0;
-  for (Index i = 0; i < matrix_size_ * kernel_taps; ++i)
-    sum_squares += double(weight[i]) * double(weight[i]);
+  for (const double p : partial) sum_squares += p;
   norm_scale_ = std::sqrt(double(kernel_taps) * sum_squares);
   if (storage == SpectrumStorage::on_demand) {
-    weight_.assign(weight, weight + matrix_size_ * kernel_taps);
+    weight_ = detail::Buffer<T>(static_cast<std::size_t>(entries));
+    std::copy(weight, weight + entries, weight_.data());
     return;
   }
-
-  {
-    // 2 MiB-aligned and advised for transparent huge pages (Linux), rounded up to whole pages.
-    constexpr std::size_t kHuge = std::size_t{1} << 21;
-    const std::size_t bytes =
-        static_cast<std::size_t>(torus_[0] * half_ * matrix_size_) * sizeof(Complex);
-    const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
-    void* p = std::aligned_alloc(kHuge, std::max(rounded, kHuge));
-    if (!p) throw std::bad_alloc();
-#ifdef MADV_HUGEPAGE
-    if (rounded >= kHuge) madvise(p, rounded, MADV_HUGEPAGE);
-#endif
-    data_.reset(static_cast<Complex*>(p));
-  }
+  // Written once by the transform, no zero-filling first; 2 MiB-aligned and advised for huge
+  // pages from 2 MiB up (page faults cost as much as the transform itself otherwise).
+  data_ = detail::Buffer<Complex>(static_cast<std::size_t>(torus_[0] * half_ * matrix_size_));
   if (kernel_taps <= kDirectTaps) {
     direct_transform(weight, threads);
     return;
@@ -78,10 +71,10 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
     std::lock_guard<std::mutex> lock(detail::fftw_planner_mutex());
     // FFTW_UNALIGNED: chunks write at offsets of data_ that need not keep SIMD alignment.
     plan_full = detail::FftPlan<T>(detail::Fftw<T>::r2c(
-        2, n, static_cast<int>(chunk), probe.data(), 1, static_cast<int>(points), data_.get(),
+        2, n, static_cast<int>(chunk), probe.data(), 1, static_cast<int>(points), data_.data(),
         static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
     plan_last = detail::FftPlan<T>(detail::Fftw<T>::r2c(
-        2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.get(),
+        2, n, static_cast<int>(last), probe.data(), 1, static_cast<int>(points), data_.data(),
         static_cast<int>(matrix_size_), 1, FFTW_UNALIGNED));
   }
   if (!plan_full || !plan_last)
@@ -105,7 +98,7 @@ KernelSpectrum<T>::KernelSpectrum(const T* weight, const ForwardConv& conv, cons
         }
       }
       detail::Fftw<T>::execute_r2c(k + 1 < chunks ? plan_full.get() : plan_last.get(),
-                                   slices.data(), data_.get() + s0);
+                                   slices.data(), data_.data() + s0);
     }
   }
 }
@@ -171,7 +164,7 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
           for (Index t2 = 0; t2 < conv_.kernel[1]; ++t2)
             phases(t1 * conv_.kernel[1] + t2, j) = phase(u, v, t1, t2);
       }
-      Eigen::Map<CMat> out(data_.get() + f0 * matrix_size_, matrix_size_, count);
+      Eigen::Map<CMat> out(data_.data() + f0 * matrix_size_, matrix_size_, count);
       out.noalias() = w.transpose() * phases.leftCols(count);  // real × complex product
     }
   }
@@ -228,7 +221,7 @@ void KernelSpectrum<T>::alias_views(Index f, Index group, AliasScratch& scratch,
       const bool half = v < half_;
       const Index su = half ? u : (torus_[0] - u) % torus_[0], sv = half ? v : torus_[1] - v;
       views[static_cast<std::size_t>(a)] = {
-          data_.get() + (su * half_ + sv) * matrix_size_ + group * size, !half};
+          data_.data() + (su * half_ + sv) * matrix_size_ + group * size, !half};
     }
     return;
   }

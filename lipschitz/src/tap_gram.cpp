@@ -68,18 +68,22 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
   const Index groups = conv.groups, out_g = s.rows, in_g = conv.in_channels / groups;
   const Index k1 = conv.kernel[0], k2 = conv.kernel[1], taps = k1 * k2;
   const Index offsets = (2 * reach_[0] + 1) * (2 * reach_[1] + 1);
-  coefficients_.assign(static_cast<std::size_t>(groups * offsets * packed_), 0.0);
+  // Not zero-filled: each coefficient present is written below, absent ones are never read.
+  coefficients_ = detail::Buffer<double>(static_cast<std::size_t>(groups * offsets * packed_));
   present_.assign(static_cast<std::size_t>(groups * offsets), 0);
   traces_.assign(static_cast<std::size_t>(groups * offsets), 0.0);
 
   // Each tap's slice W_t of each group, in double (a strided gather: in parallel).
   const int nthreads = detail::resolve_threads(threads);
-  std::vector<RealMatrix> slice(static_cast<std::size_t>(groups * taps), RealMatrix(out_g, in_g));
+  detail::Buffer<double> slices(static_cast<std::size_t>(groups * taps * out_g * in_g));
+  auto slice = [&](Index gt) {
+    return Eigen::Map<RealMatrix>(slices.data() + gt * out_g * in_g, out_g, in_g);
+  };
   std::vector<double> norm(static_cast<std::size_t>(groups * taps));
 #pragma omp parallel for num_threads(nthreads) schedule(static)
   for (Index gt = 0; gt < groups * taps; ++gt) {
     const Index g = gt / taps, t = gt % taps;
-    RealMatrix& w = slice[static_cast<std::size_t>(gt)];
+    Eigen::Map<RealMatrix> w = slice(gt);
     for (Index o = 0; o < out_g; ++o)
       for (Index i = 0; i < in_g; ++i)
         w(o, i) = double(weight[((g * out_g + o) * in_g + i) * taps + t]);
@@ -101,12 +105,13 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
   const Index half = offsets / 2 + 1;  // δ = 0 and one of each pair ±δ
 #pragma omp parallel num_threads(nthreads)
   {
-    RealMatrix acc;
+    detail::Buffer<double> acc_storage(static_cast<std::size_t>(side_ * side_));
+    Eigen::Map<RealMatrix> acc(acc_storage.data(), side_, side_);
 #pragma omp for schedule(dynamic)
     for (Index job = 0; job < groups * half; ++job) {
       const Index g = job / half, h = job % half + offsets / 2;  // offset index in [mid, end)
       const Index d1 = h / (2 * reach_[1] + 1) - reach_[0], d2 = h % (2 * reach_[1] + 1) - reach_[1];
-      acc.setZero(side_, side_);
+      acc.setZero();
       bool any = false;
       for (Index t = 0; t < taps; ++t) {
         const Landing a1 = land(t / k2, conv.dilation[0], conv.stride[0]);
@@ -114,8 +119,7 @@ TapGram::TapGram(const T* weight, const ForwardConv& conv, const Extent& torus, 
         for (Index u = 0; u < taps; ++u) {
           const Landing b1 = land(u / k2, conv.dilation[0], conv.stride[0]);
           const Landing b2 = land(u % k2, conv.dilation[1], conv.stride[1]);
-          const RealMatrix& wt = slice[g * taps + t];
-          const RealMatrix& wu = slice[g * taps + u];
+          const Eigen::Map<RealMatrix> wt = slice(g * taps + t), wu = slice(g * taps + u);
           if (rows_) {
             // R_δ += W_t W_uᵀ for q(t) − q(u) = δ within one polyphase component.
             if (a1.r != b1.r || a2.r != b2.r || a1.q - b1.q != d1 || a2.q - b2.q != d2) continue;

@@ -3,14 +3,13 @@
 /// The per-frequency matrices of a multi-channel convolution on a torus (Sedghi, Gupta & Long,
 /// ICLR 2019), folded for stride.
 
+#include <lipschitz/buffer.hpp>
 #include <lipschitz/conv_spec.hpp>
 
 #include <Eigen/Core>
 
 #include <complex>
 #include <cstddef>
-#include <cstdlib>
-#include <memory>
 #include <vector>
 
 namespace lipschitz {
@@ -77,7 +76,7 @@ class KernelSpectrum {
   static double bytes_needed(const ForwardConv& conv, const Extent& torus, int threads = 0,
                              SpectrumStorage storage = SpectrumStorage::stored);
   /// Whether all matrices are held in memory (`half_matrix()` needs it).
-  bool stored() const { return static_cast<bool>(data_); }
+  bool stored() const { return data_.data() != nullptr; }
 
   const ForwardConv& conv() const { return conv_; }
   const Extent& torus() const { return torus_; }
@@ -146,7 +145,7 @@ class KernelSpectrum {
   /// M(ω) for a stored frequency (`v ≤ N₂/2`): row-major `c_out × (c_in/g)`. Requires
   /// `stored()`.
   const Complex* half_matrix(Index u, Index v) const {
-    return data_.get() + (u * half_ + v) * matrix_size_;
+    return data_.data() + (u * half_ + v) * matrix_size_;
   }
 
  private:
@@ -173,14 +172,9 @@ class KernelSpectrum {
   Index half_ = 0;         // N₂/2 + 1
   Index matrix_size_ = 0;  // c_out · c_in/g
   double norm_scale_ = 0;
-  std::vector<T> weight_;  // on demand: (c_out · c_in/g) × taps, the weight as given
-  struct Free {
-    void operator()(void* p) const noexcept { std::free(p); }
-  };
-  // [N₁][half_][c_out][c_in/g]: up to hundreds of MB, written once by the transform. Raw
-  // storage, not a std::vector: no zero-filling first, and 2 MiB-aligned so the kernel can back
-  // it with huge pages (page faults cost as much as the transform itself otherwise).
-  std::unique_ptr<Complex[], Free> data_;
+  detail::Buffer<T> weight_;  // on demand: (c_out · c_in/g) × taps, the weight as given
+  // [N₁][half_][c_out][c_in/g]: up to hundreds of MB, written once by the transform.
+  detail::Buffer<Complex> data_;
 };
 
 extern template class KernelSpectrum<float>;

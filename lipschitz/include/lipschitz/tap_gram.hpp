@@ -3,6 +3,7 @@
 /// The Gram matrix of every frequency block of a convolution, formed from products of its
 /// kernel taps rather than from the blocks (docs/math.md §4.4).
 
+#include <lipschitz/buffer.hpp>
 #include <lipschitz/conv_spec.hpp>
 
 #include <Eigen/Core>
@@ -110,7 +111,7 @@ class TapGram {
   bool rows_ = true;
   Index packed_ = 0;  // d(d+1)/2
   // [group][δ₁ + Q₁][δ₂ + Q₂]: packed lower triangle (column by column) of each coefficient.
-  std::vector<double> coefficients_;
+  detail::Buffer<double> coefficients_;
   std::vector<char> present_;  // the same index: whether the coefficient has any product
   std::vector<double> traces_;  // the same index: tr C_δ
   double rounding_bound_ = 0;
