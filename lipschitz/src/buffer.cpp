@@ -1,7 +1,7 @@
 #include <lipschitz/buffer.hpp>
 
 #include <cstdlib>
-#include <map>
+#include <list>
 #include <mutex>
 #include <new>
 
@@ -15,9 +15,14 @@ constexpr std::size_t kHuge = std::size_t{1} << 21;
 /// Smaller buffers go straight back to malloc, which keeps them anyway.
 constexpr std::size_t kSmallestKept = std::size_t{1} << 18;
 
+struct Kept {
+  std::size_t capacity;
+  void* p;
+};
+
 struct Cache {
   std::mutex mutex;
-  std::multimap<std::size_t, void*> kept;  // capacity → buffer
+  std::list<Kept> kept;  // most recently released first
   std::size_t bytes = 0;
 };
 
@@ -35,12 +40,17 @@ void* acquire_buffer(std::size_t bytes, std::size_t& capacity) {
   if (bytes >= kSmallestKept) {
     Cache& c = cache();
     const std::lock_guard<std::mutex> lock(c.mutex);
-    const auto it = c.kept.lower_bound(bytes);
-    if (it != c.kept.end() && it->first / 2 <= bytes) {
-      capacity = it->first;
-      void* p = it->second;
-      c.bytes -= it->first;
-      c.kept.erase(it);
+    // The smallest kept buffer that fits and is at most twice the size (a handful at most).
+    auto best = c.kept.end();
+    for (auto it = c.kept.begin(); it != c.kept.end(); ++it)
+      if (it->capacity >= bytes && it->capacity / 2 <= bytes &&
+          (best == c.kept.end() || it->capacity < best->capacity))
+        best = it;
+    if (best != c.kept.end()) {
+      capacity = best->capacity;
+      void* p = best->p;
+      c.bytes -= best->capacity;
+      c.kept.erase(best);
       return p;
     }
   }
@@ -55,16 +65,21 @@ void* acquire_buffer(std::size_t bytes, std::size_t& capacity) {
 }
 
 void release_buffer(void* p, std::size_t capacity) noexcept {
-  if (capacity >= kSmallestKept) {
+  if (capacity >= kSmallestKept && capacity <= kBufferCacheLimit) {
     Cache& c = cache();
     const std::lock_guard<std::mutex> lock(c.mutex);
-    if (c.bytes + capacity <= kBufferCacheLimit) {
-      try {
-        c.kept.emplace(capacity, p);
-        c.bytes += capacity;
-        return;
-      } catch (...) {  // no memory for the map's node: free the buffer instead
+    try {
+      c.kept.push_front({capacity, p});
+      c.bytes += capacity;
+      // Over the limit: the least recently released go (a full spectrum kept from one call
+      // must not stop the next, smaller analyses from keeping theirs).
+      while (c.bytes > kBufferCacheLimit) {
+        c.bytes -= c.kept.back().capacity;
+        std::free(c.kept.back().p);
+        c.kept.pop_back();
       }
+      return;
+    } catch (...) {  // no memory for the list's node: free the buffer instead
     }
   }
   std::free(p);

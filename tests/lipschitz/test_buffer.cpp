@@ -38,18 +38,29 @@ TEST_CASE("Buffer: a large buffer goes back to the cache and is handed out again
   CHECK(cached_buffer_bytes() == 0);
 }
 
-TEST_CASE("Buffer: small buffers are not kept; the cache holds at most its limit") {
+TEST_CASE("Buffer: small and huge buffers are not kept; the cache holds at most its limit, the "
+          "most recently released first") {
   release_cached_buffers();
   { Buffer<float> small(1000); }
+  { Buffer<char> huge(kBufferCacheLimit + 1); }
   CHECK(cached_buffer_bytes() == 0);
+  const std::size_t each = std::size_t{48} << 20;
   {
     std::vector<Buffer<char>> many;
-    const std::size_t each = std::size_t{48} << 20;
     for (std::size_t total = 0; total <= 2 * kBufferCacheLimit; total += each)
       many.emplace_back(each);
   }
   CHECK(cached_buffer_bytes() > 0);
   CHECK(cached_buffer_bytes() <= kBufferCacheLimit);
+  // A large kept buffer does not stop smaller ones from being kept: the oldest goes.
+  const char* last = nullptr;
+  {
+    Buffer<char> small(std::size_t{4} << 20);
+    last = small.data();
+  }
+  CHECK(cached_buffer_bytes() <= kBufferCacheLimit);
+  Buffer<char> again(std::size_t{4} << 20);
+  CHECK(again.data() == last);
   release_cached_buffers();
 }
 

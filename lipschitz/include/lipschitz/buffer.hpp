@@ -21,8 +21,9 @@ namespace detail {
 /// for transparent huge pages from 2 MiB up): a kept buffer of at least that size and at most
 /// twice it if there is one, else new memory. `capacity` receives its true size.
 void* acquire_buffer(std::size_t bytes, std::size_t& capacity);
-/// Returns what acquire_buffer() gave: kept for reuse from 256 KiB up while the cache holds at
-/// most kBufferCacheLimit bytes, else freed.
+/// Returns what acquire_buffer() gave: kept for reuse from 256 KiB up to kBufferCacheLimit
+/// (smaller and larger ones are freed); beyond that limit in all, the least recently released
+/// kept buffers are freed.
 void release_buffer(void* p, std::size_t capacity) noexcept;
 
 /// `n` uninitialised values of a trivial type T (or std::complex) that go back to the cache
