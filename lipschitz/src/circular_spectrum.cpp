@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <deque>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -282,17 +283,35 @@ Index run_length(const KernelSpectrum<T>& spectrum, int threads) {
   return spectrum.stored() ? 1 : spectrum.prefetch_count(threads);
 }
 
+/// Hands out the frequencies of one run in order, to one thread or to several: `next()` is the
+/// offset of one not yet handed out, or −1.
+class RunCursor {
+ public:
+  explicit RunCursor(Index size) : size_(size) {}
+  Index next() {
+    const Index i = taken_.fetch_add(1, std::memory_order_relaxed);
+    return i < size_ ? i : -1;
+  }
+  /// Frequencies not yet handed out.
+  Index left() const { return std::max<Index>(0, size_ - taken_.load(std::memory_order_relaxed)); }
+
+ private:
+  Index size_;
+  std::atomic<Index> taken_{0};
+};
+
 /// Calls `fn(job, buffers)` for the jobs (job = f·groups + g) of run `b` that `wanted(job)`
-/// accepts, with their blocks; the run is prefetched once, before the first such job.
+/// accepts among those `cursor` hands this thread, with their blocks; the run is prefetched
+/// once, from the first such job to its end.
 template <class T, class Wanted, class Fn>
-void for_run(const KernelSpectrum<T>& spectrum, const Runs& runs, Index b, Workspace<T>& ws,
-             Wanted&& wanted, Fn&& fn) {
-  const Index g = runs.group(b), first = runs.first(b), count = runs.size(b);
+void for_run(const KernelSpectrum<T>& spectrum, const Runs& runs, Index b, RunCursor& cursor,
+             Workspace<T>& ws, Wanted&& wanted, Fn&& fn) {
+  const Index g = runs.group(b), first = runs.first(b), end = first + runs.size(b);
   bool fetched = false;
-  for (Index f = first; f < first + count; ++f) {
-    const Index job = f * runs.groups + g;
+  for (Index i; (i = cursor.next()) >= 0;) {
+    const Index f = first + i, job = f * runs.groups + g;
     if (!wanted(job)) continue;
-    if (!fetched) spectrum.prefetch(first, count, g, ws.aliases);
+    if (!fetched) spectrum.prefetch(f, end - f, g, ws.aliases);
     fetched = true;
     with_block(spectrum, f, g, ws, [&](auto& buf) { fn(job, buf); });
   }
@@ -320,7 +339,8 @@ std::vector<T> circular_singular_values(const KernelSpectrum<T>& spectrum,
     Eigen::Matrix<T, Eigen::Dynamic, 1> sv;
 #pragma omp for schedule(dynamic)
     for (Index b = 0; b < runs.count(); ++b) {
-      for_run(spectrum, runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
+      RunCursor cursor(runs.size(b));
+      for_run(spectrum, runs, b, cursor, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
         using S = typename std::decay_t<decltype(buf.b)>::Scalar;
         if (options.solver == BlockSolver::svd) {
           // Jacobi, not BDCSVD: Eigen 3.4.0's BDCSVD returns wrong values for repeated ones.
@@ -404,9 +424,12 @@ struct SpectrumBlocks {
   Runs runs(int threads) const {
     return Runs(spectrum.frequency_count(), spectrum.conv().groups, run_length(spectrum, threads));
   }
+  /// A run's prefetch is not shared: a second thread on it would compute it again.
+  static constexpr bool kShareRuns = false;
   template <class Wanted, class Fn>
-  void for_run(const Runs& r, Index b, Workspace<T>& ws, Wanted&& wanted, Fn&& fn) const {
-    lipschitz::for_run(spectrum, r, b, ws, wanted, fn);
+  void for_run(const Runs& r, Index b, RunCursor& cursor, Workspace<T>& ws, Wanted&& wanted,
+               Fn&& fn) const {
+    lipschitz::for_run(spectrum, r, b, cursor, ws, wanted, fn);
   }
   template <class Fn>
   void with_job(Index job, Workspace<T>& ws, Fn&& fn) const {
@@ -459,11 +482,14 @@ struct TapBlocks {
       fn(ws.complex);
     }
   }
+  /// A second thread on a run repeats only the row's first pass (TapGram::first_pass()).
+  static constexpr bool kShareRuns = true;
   template <class Wanted, class Fn>
-  void for_run(const Runs& r, Index b, Workspace<double>& ws, Wanted&& wanted, Fn&& fn) const {
+  void for_run(const Runs& r, Index b, RunCursor& cursor, Workspace<double>& ws, Wanted&& wanted,
+               Fn&& fn) const {
     const Index g = r.group(b), first = r.first(b);
-    for (Index f = first; f < first + r.size(b); ++f) {
-      const Index job = f * r.groups + g;
+    for (Index i; (i = cursor.next()) >= 0;) {
+      const Index f = first + i, job = f * r.groups + g;
       if (wanted(job)) fill(f, g, ws, [&](auto& buf) { fn(job, buf); });
     }
   }
@@ -520,7 +546,8 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
       Workspace<T> ws;
 #pragma omp for schedule(dynamic)
       for (Index b = 0; b < runs.count(); ++b) {
-        source.for_run(runs, b, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
+        RunCursor cursor(runs.size(b));
+        source.for_run(runs, b, cursor, ws, [](Index) { return true; }, [&](Index job, auto& buf) {
           const auto [low, high] = source.estimate(buf, options.power_steps);
           lower[job] = margin.lower(low);
           frob[job] = margin.upper(high);
@@ -653,6 +680,9 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
   // interim floor is within the tolerance of the final one too.
   std::vector<char> in_first_round(static_cast<std::size_t>(jobs), 0);
   for (Index r = 0; r < first; ++r) in_first_round[order[r]] = 1;
+  std::deque<RunCursor> cursors;  // (not movable: a vector could not hold them)
+  for (Index b = 0; b < runs.count(); ++b) cursors.emplace_back(runs.size(b));
+  std::atomic<Index> next_run{0};
 #pragma omp parallel num_threads(threads)
   {
     Workspace<T> ws;
@@ -660,12 +690,24 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
     for (Index r = 0; r < first; ++r)
       if (!pruned_by_frobenius(order[r]))
         source.with_job(order[r], ws, [&](auto& buf) { process(order[r], buf, true); });
-#pragma omp for schedule(dynamic)
-    for (Index r = 0; r < runs.count(); ++r)
+    for (;;) {
+      // The next run in order; once every run is taken, where the source allows it, the
+      // unfinished run with the most blocks left, shared with the thread on it (at ResNet 256
+      // @14 the last runs of 8 blocks of ~0.5 ms each left the other thread idle 2–3 ms).
+      Index b = -1;
+      if (const Index r = next_run.fetch_add(1); r < runs.count()) {
+        b = run_order[r];
+      } else if constexpr (Source::kShareRuns) {
+        Index most = 1;  // sharing a run's last block would save nothing
+        for (Index x = 0; x < runs.count(); ++x)
+          if (cursors[x].left() > most) most = cursors[b = x].left();
+      }
+      if (b < 0) break;
       source.for_run(
-          runs, run_order[r], ws,
+          runs, b, cursors[b], ws,
           [&](Index job) { return !in_first_round[job] && !pruned_by_frobenius(job); },
           [&](Index job, auto& buf) { process(job, buf, false); });
+    }
   }
   NormBounds out;
   out.blocks = jobs;
