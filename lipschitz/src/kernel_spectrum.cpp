@@ -150,9 +150,12 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   // Frequencies in chunks (phase tables of taps × chunk); the product writes each chunk's
   // matrices straight into data_, viewed as (c_out·c_in/g) × frequencies column-major.
   using CMat = Eigen::Matrix<Complex, Eigen::Dynamic, Eigen::Dynamic>;
-  const Index chunk = std::max<Index>(1, std::min<Index>(freqs, 256));
+  // At most 256 frequencies a chunk, and at least 4 chunks per thread where there are enough
+  // frequencies: a 12 × 12 torus (84 frequencies) was one chunk, on one thread.
+  const int nthreads = detail::resolve_threads(threads);
+  const Index chunk = std::max<Index>(1, std::min<Index>((freqs + 4 * nthreads - 1) / (4 * nthreads), 256));
   const Index chunks = (freqs + chunk - 1) / chunk;
-#pragma omp parallel num_threads(detail::resolve_threads(threads))
+#pragma omp parallel num_threads(nthreads)
   {
     CMat phases(taps, chunk);
 #pragma omp for schedule(dynamic)
