@@ -183,7 +183,6 @@ std::vector<double> plane_wave_start(Op& op, const KernelSpectrum<T>& spectrum,
   return best;
 }
 
-
 /// analyze_conv() on a weight already scaled to max |w| in [1/2, 1).
 template <class T>
 ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvNormOptions& options) {

@@ -161,10 +161,10 @@ void KernelSpectrum<T>::direct_transform(const T* weight, int threads) {
   // Slices in chunks whose partial sums (k₁ + N₁ values per slice and v) fit in 1 MiB, and at
   // least 4 chunks per thread where there are enough slices.
   const int nthreads = detail::resolve_threads(threads);
-  const Index fit = std::max<Index>(
-      1, (Index(1) << 20) / (Index(sizeof(Complex)) * half_ * (k1 + n1)));
-  const Index per = std::max<Index>(
-      1, std::min<Index>(fit, (matrix_size_ + 4 * nthreads - 1) / (4 * nthreads)));
+  const Index fit =
+      std::max<Index>(1, (Index(1) << 20) / (Index(sizeof(Complex)) * half_ * (k1 + n1)));
+  const Index per =
+      std::max<Index>(1, std::min<Index>(fit, (matrix_size_ + 4 * nthreads - 1) / (4 * nthreads)));
   const Index chunks = (matrix_size_ + per - 1) / per;
 #pragma omp parallel num_threads(nthreads)
   {

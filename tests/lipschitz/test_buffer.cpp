@@ -38,8 +38,9 @@ TEST_CASE("Buffer: a large buffer goes back to the cache and is handed out again
   CHECK(cached_buffer_bytes() == 0);
 }
 
-TEST_CASE("Buffer: small and huge buffers are not kept; the cache holds at most its limit, the "
-          "most recently released first") {
+TEST_CASE(
+    "Buffer: small and huge buffers are not kept; the cache holds at most its limit, the "
+    "most recently released first") {
   release_cached_buffers();
   { Buffer<float> small(1000); }
   { Buffer<char> huge(kBufferCacheLimit + 1); }
