@@ -162,7 +162,7 @@ double cholesky_bound(const CholeskySquare<S>& a, double lambda_target, double l
     const bool probe = mu > lambda_known && !favoured &&
                        ++work.single_skipped >= work.single_probe_after;
     if (mu > lambda_known && (favoured || probe)) {
-      if (probe) work.single_skipped = 0;
+      work.single_skipped = 0;
       const double bound = attempt<Low, S>(a, s, mu, work.single);
       if (bound <= lambda_target) {
         ++work.single_tries;

@@ -703,8 +703,13 @@ NormBounds norm_bounds(const KernelSpectrum<T>& spectrum, const Source& source,
         b = run_order[r];
       } else if constexpr (Source::kShareRuns) {
         Index most = 1;  // sharing a run's last block would save nothing
-        for (Index x = 0; x < runs.count(); ++x)
-          if (cursors[x].left() > most) most = cursors[b = x].left();
+        for (Index x = 0; x < runs.count(); ++x) {
+          const Index left = cursors[x].left();
+          if (left > most) {
+            most = left;
+            b = x;
+          }
+        }
       }
       if (b < 0) break;
       source.for_run(

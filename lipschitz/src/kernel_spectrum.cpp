@@ -200,10 +200,15 @@ double KernelSpectrum<T>::bytes_needed(const ForwardConv& conv, const Extent& to
     return m * taps * sizeof(T) + workers * double(run_length(conv, torus, threads)) * aliases *
                                       (m / double(conv.groups) + taps) * sizeof(Complex);
   const double half = double(torus[0]) * double(torus[1] / 2 + 1);
-  // The spectrum, plus the transform's scratch: at most 2²² values per thread (the FFT chunks,
-  // or the direct sum's real and imaginary parts) and the slices or phase tables beside them.
-  const double scratch = std::min(m * double(torus[0]) * double(torus[1]), double(1 << 22)) * 2;
-  return m * half * sizeof(Complex) + workers * scratch * sizeof(T);
+  // The spectrum, plus the transform's scratch per thread: the direct sum's partial sums of a
+  // chunk of slices (1 MiB, more only where one slice's alone is larger: (N₂/2+1)(k₁+N₁)
+  // values), or at most 2²² values for the FFT chunks and the slices beside them.
+  const double scratch =
+      taps <= double(kDirectTaps)
+          ? std::max(double(1 << 20), double(torus[1] / 2 + 1) *
+                                          double(conv.kernel[0] + torus[0]) * sizeof(Complex))
+          : std::min(m * double(torus[0]) * double(torus[1]), double(1 << 22)) * 2 * sizeof(T);
+  return m * half * sizeof(Complex) + workers * scratch;
 }
 
 template <class T>

@@ -45,7 +45,9 @@ struct NormOptions {
   /// refined further. Widths below twice the rounding margin (RoundingMargin) cannot be
   /// reached; the width is then the margin's.
   double tolerance = 1e-6;
-  int power_steps = 3;  ///< power-iteration steps on every block (its lower bound, and the order)
+  /// Power-iteration steps on every block (its lower bound, and the order); at most one on
+  /// Gram matrices from tap products, where the estimate only spots floor-raising blocks.
+  int power_steps = 3;
   /// Power-iteration steps for NormBounds::top_vector; 0 leaves it empty.
   int top_vector_steps = 0;
   /// Gram iterations per block before the Cholesky test. Each costs a d³ product, about as
