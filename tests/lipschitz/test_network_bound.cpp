@@ -3,6 +3,7 @@
 #include <lipschitz/network_bound.hpp>
 
 #include "dense_reference.hpp"
+#include "network_fixtures.hpp"
 #include "tolerances.hpp"
 
 #include <doctest/doctest.h>
@@ -20,45 +21,6 @@ constexpr double kFloatMarginTol = 1e-2;
 double sigma1(const Eigen::MatrixXd& a) {
   Eigen::JacobiSVD<Eigen::MatrixXd> svd(a);
   return svd.singularValues()(0);
-}
-
-Layer input_layer(const Shape& shape) {
-  Layer l;
-  l.name = "input";
-  l.kind = LayerKind::input;
-  l.input_shape = l.output_shape = shape;
-  return l;
-}
-
-Layer conv_layer(const ConvSpec& spec, std::vector<double> weight, int input) {
-  Layer l;
-  l.name = "conv" + std::to_string(input);
-  l.type = "Conv2d";
-  l.kind = LayerKind::conv;
-  l.spec = spec;
-  l.weight = std::move(weight);
-  l.inputs = {input};
-  l.input_shape = {in_channels(spec), spec.input[0], spec.input[1]};
-  const Extent out = output_size(spec);
-  l.output_shape = {out_channels(spec), out[0], out[1]};
-  return l;
-}
-
-Layer simple_layer(LayerKind kind, int input, const Shape& shape) {
-  Layer l;
-  l.name = to_string(kind) + std::to_string(input);
-  l.type = to_string(kind);
-  l.kind = kind;
-  l.inputs = {input};
-  l.input_shape = l.output_shape = shape;
-  return l;
-}
-
-ConvSpec conv2d(Index c_out, Index c_in, Index k, Index n, Index stride, Index padding) {
-  ConvSpec s = square_conv2d(c_out, c_in, k, n);
-  s.stride = {stride, stride};
-  s.padding = {padding, padding};
-  return s;
 }
 
 Eigen::MatrixXd kron(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
