@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config ccache
   libfftw3-dev libeigen3-dev libboost-program-options-dev doctest-dev libbenchmark-dev
+  libsdp-dev                           # CSDP, the SDP solver of the LipSDP bound
   libtorch-dev libstb-dev zlib1g-dev   # the GAN trainer (gan/, lipschitz train/sample/eval)
   libonnx-dev libprotobuf-dev          # ONNX models (report/, lipschitz report)
   nlohmann-json3-dev librsvg2-dev fonts-dejavu-core   # the run pages (view/, lipschitz view)
