@@ -13,6 +13,8 @@
 #include <c10/util/Exception.h>
 
 #include <chrono>
+#include <cmath>
+#include <sstream>
 #include <iostream>
 #include <string>
 
@@ -68,6 +70,14 @@ int main(int argc, char** argv) {
       ("lower-bound-seconds", po::value<double>()->default_value(60),
        "time budget of the lower-bound search (0: none)")
       ("no-lower-bound", po::bool_switch(), "skip the empirical lower bound")
+      ("bound", po::value<std::string>()->default_value("best"),
+       "whole-network bound: product, combettes, eclipse, sdp, regions, local or best (every "
+       "method that applies within --bound-seconds; the tightest is the answer)")
+      ("bound-seconds", po::value<double>()->default_value(60),
+       "time budget of the whole-network methods after the product")
+      ("domain", po::value<std::string>(),
+       "bound over an input domain: 'data' (the --data samples' bounding box enlarged by 10 %) "
+       "or 'box:LO,HI' (every input coordinate in [LO, HI]); the local methods run on it")
       ("seed", po::value<unsigned long long>()->default_value(0), "seed of the random inputs")
       ("threads", po::value<int>()->default_value(0), "threads, 0 = all cores")
       ("help,h", "this text");
@@ -99,6 +109,28 @@ int main(int argc, char** argv) {
   const double tolerance = vm["tolerance"].as<double>();
   const int samples = vm["samples"].as<int>(), ascent = vm["ascent-steps"].as<int>();
   const int threads = vm["threads"].as<int>();
+  BoundMethod method = BoundMethod::best;
+  try {
+    method = bound_method_from_string(vm["bound"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "lipschitz report: --bound: " << e.what() << "\n";
+    return 2;
+  }
+  const double bound_seconds = vm["bound-seconds"].as<double>();
+  if (!(bound_seconds >= 0) || !std::isfinite(bound_seconds)) {
+    std::cerr << "lipschitz report: --bound-seconds must be a finite number >= 0, got "
+              << bound_seconds << "\n";
+    return 2;
+  }
+  const std::string domain = vm.count("domain") ? vm["domain"].as<std::string>() : "";
+  if (vm.count("domain") && domain != "data" && domain.rfind("box:", 0) != 0) {
+    std::cerr << "lipschitz report: --domain must be 'data' or 'box:LO,HI', got '" << domain << "'\n";
+    return 2;
+  }
+  if (method == BoundMethod::local && domain.empty()) {
+    std::cerr << "lipschitz report: --bound local needs --domain (data or box:LO,HI)\n";
+    return 2;
+  }
   if (!(tolerance > 0 && tolerance < 1) || samples < 0 || ascent < 0 || threads < 0 ||
       !(vm["lower-bound-seconds"].as<double>() >= 0)) {
     std::cerr << "lipschitz report: --tolerance must be in (0, 1); --samples, --ascent-steps and "
@@ -139,7 +171,48 @@ int main(int argc, char** argv) {
     options.conv.threads = threads;
     options.double_precision = !vm["float"].as<bool>();
     report.bound = bound_network(model.network, options);
+
+    TightBoundOptions tight;
+    tight.method = method;
+    tight.seconds = bound_seconds;
+    tight.threads = threads;
+    if (domain == "data") {
+      // The --data samples, or those the checkpoint's toy set draws.
+      const at::Tensor points = data.defined() ? data : model.training_data;
+      if (!points.defined())
+        throw std::invalid_argument("--domain data needs --data FILE (the samples whose bounding "
+                                    "box is the domain); only a toy run's checkpoint brings its own");
+      const at::Tensor flat = points.reshape({points.size(0), -1}).to(at::kDouble).contiguous();
+      const Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>
+          rows(flat.data_ptr<double>(), flat.size(0), flat.size(1));
+      tight.domain = data_domain(rows, 0.1);
+      tight.domain_text = "data (bounding box of " +
+                          (data.defined() ? report.data
+                                          : "2500 samples of " + model.training_data_name) +
+                          ", enlarged by 10 %)";
+    } else if (!domain.empty()) {
+      try {
+        tight.domain = parse_box_domain(domain, element_count(model.input_shape));
+      } catch (const std::invalid_argument& e) {
+        std::cerr << "lipschitz report: --domain: " << e.what() << "\n";
+        return 2;
+      }
+      tight.domain_text = domain;
+    }
+    report.tight = tighten_bound(model.network, report.bound, tight);
     report.bound_seconds = seconds_since(bounds_start);
+    if (report.tight.lower_bound > 0) {
+      report.has_lower_bound = true;
+      report.lower_bound = report.tight.lower_bound;
+      report.lower_bound_method = report.tight.lower_bound_method;
+      std::ostringstream where;
+      where.precision(6);
+      where << "x = (";
+      for (Eigen::Index i = 0; i < std::min<Eigen::Index>(report.tight.witness.size(), 8); ++i)
+        where << (i ? ", " : "") << report.tight.witness(i);
+      where << (report.tight.witness.size() > 8 ? ", …)" : ")");
+      report.lower_bound_where = where.str();
+    }
 
     if (!vm["no-lower-bound"].as<bool>()) {
       LowerBoundOptions lower;
@@ -150,17 +223,24 @@ int main(int argc, char** argv) {
       try {
         const LowerBoundResult found = empirical_lower_bound(
             {model.forward, model.forward_double}, model.input_shape, data, lower);
-        report.has_lower_bound = true;
-        report.lower_bound = found.value;
-        report.lower_bound_method = found.method;
-        report.lower_bound_where = found.where;
+        report.has_empirical = true;
+        report.empirical_lower_bound = found.value;
         report.lower_bound_points = found.points;
         report.lower_bound_seconds = found.seconds;
+        // Over a domain the search's points may lie outside it: its value bounds the global
+        // constant, not the local answer, which keeps the witnesses found inside the domain.
+        if (!report.tight.local && found.value > report.lower_bound) {
+          report.has_lower_bound = true;
+          report.lower_bound = found.value;
+          report.lower_bound_method = found.method;
+          report.lower_bound_where = found.where;
+        }
         if (found.budget_reached)
           report.warnings.push_back("the lower-bound search stopped at its time budget (" +
                                     std::to_string(found.points) + " points; raise "
                                     "--lower-bound-seconds for a tighter lower bound)");
-        if (report.bound.certified && found.value > report.bound.upper_bound * (1 + 1e-6))
+        if (!report.tight.local && report.tight.certified &&
+            found.value > report.tight.upper_bound * (1 + 1e-6))
           report.warnings.push_back("the empirical lower bound exceeds the certified upper "
                                     "bound: a defect, please report it with this model");
       } catch (const std::exception& e) {

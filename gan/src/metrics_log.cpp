@@ -101,6 +101,8 @@ std::string to_json(const MonitorRecord& r) {
   // null when no certified bound exists (LayerNorm, §6): never a number that is not a bound.
   j.key("critic_upper_bound").value(r.critic_certified ? r.critic_upper_bound : std::nan(""));
   j.key("critic_certified").value(r.critic_certified);
+  j.key("critic_bound_method").value(r.critic_certified ? r.critic_bound_method : std::string());
+  j.key("critic_product_bound").value(r.critic_certified ? r.critic_product_bound : std::nan(""));
   j.key("layers").begin_array();
   for (const LayerRecord& l : r.layers) {
     j.begin_object();
@@ -164,6 +166,7 @@ void MetricsLog::append(const MonitorRecord& r) {
       {"heldout_critic_loss", r.heldout_critic_loss},
       {"heldout_wasserstein_estimate", r.heldout_wasserstein_estimate},
       {"critic_upper_bound", r.critic_certified ? r.critic_upper_bound : std::nan("")},
+      {"critic_product_bound", r.critic_certified ? r.critic_product_bound : std::nan("")},
   };
   if (r.has_modes) {
     cols.emplace_back("modes_covered", r.modes_covered);

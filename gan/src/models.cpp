@@ -105,6 +105,8 @@ std::vector<CriticLayer> CriticImpl::layers() const {
     CriticLayer layer;
     layer.name = "conv" + std::to_string(i + 1);
     layer.weight = conv_[i]->weight;
+    layer.bias = conv_[i]->bias;
+    layer.negative_slope = leak_;
     ConvSpec& s = layer.spec;
     s.weight_dim0 = conv_[i]->weight.size(0);
     s.weight_dim1 = conv_[i]->weight.size(1);
@@ -120,6 +122,8 @@ std::vector<CriticLayer> CriticImpl::layers() const {
     CriticLayer layer;
     layer.name = "fc" + std::to_string(conv_.size() + i + 1);
     layer.weight = fc_[i]->weight;
+    layer.bias = fc_[i]->bias;
+    layer.negative_slope = leak_;
     layer.spec = linear_spec(fc_[i]->weight.size(1), fc_[i]->weight.size(0));
     layer.followed_by_layernorm = layernorm && conv_.empty() && i + 1 < fc_.size();
     out.push_back(layer);

@@ -102,7 +102,8 @@ std::string format_record(const MonitorRecord& r) {
       << 100 * r.high_quality_fraction << "%" << std::setprecision(4);
   if (!r.layers.empty()) {
     if (r.critic_certified)
-      s << "  Lip(D) <= " << r.critic_upper_bound;
+      s << "  Lip(D) <= " << r.critic_upper_bound
+        << (r.critic_bound_method == "product" ? "" : " (" + r.critic_bound_method + ")");
     else
       s << "  Lip(D): no bound (LayerNorm)";
   }

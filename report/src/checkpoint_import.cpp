@@ -4,8 +4,10 @@
 #include <report/network_builder.hpp>
 
 #include <gan/models.hpp>
+#include <gan/toy_data.hpp>
 #include <gan/trainer.hpp>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/serialize/input-archive.h>
 
 #include <map>
@@ -216,6 +218,10 @@ ImportedModel import_checkpoint(const std::string& path, const std::optional<Sha
   model.forward_double = [in_double](const at::Tensor& input) mutable {
     return in_double->forward(input);
   };
+  if (const auto toy = gan::toy_set_from_string(options.data)) {
+    model.training_data = gan::sample_toy(*toy, 2500, at::make_generator<at::CPUGeneratorImpl>(0));
+    model.training_data_name = options.data;
+  }
   return model;
 }
 

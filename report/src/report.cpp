@@ -2,6 +2,7 @@
 
 #include <lipschitz/json_writer.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -40,8 +41,9 @@ std::string norm_cell(const LayerBound& b) {
 
 std::string headline(const ModelReport& r) {
   std::ostringstream out;
-  if (r.bound.certified)
-    out << "certified upper bound " << upper(r.bound.upper_bound);
+  if (r.tight.certified)
+    out << "certified upper bound " << upper(r.tight.upper_bound) << " (" << r.tight.method
+        << (r.tight.local ? ", over the domain" : "") << ")";
   else
     out << "no certified upper bound";
   if (r.has_lower_bound)
@@ -70,8 +72,13 @@ std::string pad_right(const std::string& text, std::size_t width) {
 }  // namespace
 
 double bound_ratio(const ModelReport& r) {
-  if (!r.bound.certified || !r.has_lower_bound || !(r.lower_bound > 0)) return kNaN;
-  return r.bound.upper_bound / r.lower_bound;
+  if (!r.tight.certified || !r.has_lower_bound || !(r.lower_bound > 0)) return kNaN;
+  return r.tight.upper_bound / r.lower_bound;
+}
+
+bool bound_exact(const ModelReport& r) {
+  const double ratio = bound_ratio(r);
+  return !std::isnan(ratio) && ratio <= 1.01;
 }
 
 std::string format_table(const ModelReport& r) {
@@ -111,7 +118,31 @@ std::string format_table(const ModelReport& r) {
   for (std::size_t i = 1; i < r.network.layers.size(); ++i)
     if (!r.bound.layers[i].note.empty())
       out << "  " << r.network.layers[i].name << ": " << r.bound.layers[i].note << "\n";
-  out << "\nnetwork: " << headline(r) << "\n";
+  out << "\nnetwork: " << headline(r) << (bound_exact(r) ? " (exact within 1 %)" : "") << "\n";
+  if (!r.tight.domain_text.empty())
+    out << "  domain: " << r.tight.domain_text << "\n";
+  if (r.tight.bounds.size() > 1 || !r.tight.chain_note.empty()) {
+    std::vector<std::vector<std::string>> methods{{"method", "upper bound", "seconds", "certified", "note"}};
+    for (const MethodBound& b : r.tight.bounds) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.3f", b.seconds);
+      methods.push_back({b.method + (b.method == r.tight.method ? " *" : ""), upper(b.upper_bound),
+                         secs, b.certified ? (b.local ? "yes (domain)" : "yes") : "no", b.note});
+    }
+    std::vector<std::size_t> w(5, 0);
+    for (const auto& row : methods)
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        std::size_t shown = 0;
+        for (unsigned char ch : row[c]) shown += (ch & 0xC0) != 0x80;
+        w[c] = std::max(w[c], shown);
+      }
+    for (const auto& row : methods) {
+      out << "  ";
+      for (std::size_t c = 0; c < row.size(); ++c)
+        out << (c + 1 < row.size() ? pad_right(row[c], w[c]) + "  " : row[c] + "\n");
+    }
+    if (!r.tight.chain_note.empty()) out << "  (chain methods: " << r.tight.chain_note << ")\n";
+  }
   if (!r.bound.certified)
     for (const std::string& reason : r.bound.reasons) out << "  not certified: " << reason << "\n";
   if (r.has_lower_bound)
@@ -174,10 +205,39 @@ std::string format_json(const ModelReport& r) {
   }
   json.end_array();
   json.key("network").begin_object();
-  json.key("upper_bound").value(r.bound.upper_bound);
+  json.key("upper_bound").value(r.tight.upper_bound);
   json.key("lower_bound").value(r.has_lower_bound ? r.lower_bound : kNaN);
-  json.key("certified").value(r.bound.certified);
+  json.key("certified").value(r.tight.certified);
   json.key("ratio").value(bound_ratio(r));
+  json.key("method").value(r.tight.method);
+  json.key("exact").value(bound_exact(r));
+  json.key("local").value(r.tight.local);
+  json.key("product_bound").value(r.bound.upper_bound);
+  json.key("empirical_lower_bound").value(r.has_empirical ? r.empirical_lower_bound : kNaN);
+  json.key("bounds").begin_array();
+  for (const MethodBound& b : r.tight.bounds) {
+    json.begin_object();
+    json.key("method").value(b.method);
+    json.key("upper_bound").value(b.upper_bound);
+    json.key("certified").value(b.certified);
+    json.key("local").value(b.local);
+    json.key("seconds").value(b.seconds);
+    json.key("note").value(b.note);
+    json.end_object();
+  }
+  json.end_array();
+  if (!r.tight.domain_text.empty()) {
+    json.key("domain").begin_object();
+    json.key("text").value(r.tight.domain_text);
+    json.key("lower").begin_array();
+    for (Eigen::Index i = 0; i < r.tight.domain_lower.size(); ++i) json.value(r.tight.domain_lower(i));
+    json.end_array();
+    json.key("upper").begin_array();
+    for (Eigen::Index i = 0; i < r.tight.domain_upper.size(); ++i) json.value(r.tight.domain_upper(i));
+    json.end_array();
+    json.end_object();
+  }
+  json.key("chain_note").value(r.tight.chain_note);
   json.key("reasons").begin_array();
   for (const std::string& reason : r.bound.reasons) json.value(reason);
   json.end_array();
@@ -217,6 +277,16 @@ std::string format_markdown(const ModelReport& r) {
         << upper(b.cumulative_bound) << " |\n";
   }
   out << "\nNetwork: " << headline(r) << ".\n";
+  if (r.tight.bounds.size() > 1) {
+    out << "\n| method | upper bound | seconds | certified | note |\n|---|---|---|---|---|\n";
+    for (const MethodBound& b : r.tight.bounds) {
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.3f", b.seconds);
+      out << "| " << b.method << (b.method == r.tight.method ? " (answer)" : "") << " | "
+          << upper(b.upper_bound) << " | " << secs << " | "
+          << (b.certified ? (b.local ? "yes (domain)" : "yes") : "no") << " | " << b.note << " |\n";
+    }
+  }
   for (const std::string& reason : r.bound.reasons) out << "- not certified: " << reason << "\n";
   return out.str();
 }
@@ -244,8 +314,9 @@ std::string format_csv(const ModelReport& r) {
   out << ",network,network,network," << shape_string(r.input_shape) << ','
       << shape_string(r.network.layers[r.network.output].output_shape) << ",,"
       << (r.has_lower_bound ? fixed(r.lower_bound, 17) : "") << ','
-      << fixed(r.bound.upper_bound, 17) << ",,,,,"
-      << (r.bound.certified ? "certified" : "not certified") << ',' << fixed(r.total_seconds, 4)
+      << fixed(r.tight.upper_bound, 17) << ",,,,,"
+      << (r.tight.certified ? "certified (" + r.tight.method + ")" : std::string("not certified"))
+      << ',' << fixed(r.total_seconds, 4)
       << ',' << csv_field(reasons) << '\n';
   return out.str();
 }

@@ -106,7 +106,11 @@ std::string header_html(const RunData& run, const Record& last) {
                                  last.value("grad_norm_fake_max")});
   if (last.critic_certified && std::isfinite(last.value("critic_upper_bound")))
     h += fact("Lip(D), certified", "≤ " + f4(last.value("critic_upper_bound")),
-              "measured ≥ " + f4(lower) + " (max ‖∇D‖ seen)");
+              "measured ≥ " + f4(lower) + " (max ‖∇D‖ seen)" +
+                  (last.critic_bound_method.empty() || last.critic_bound_method == "product"
+                       ? std::string()
+                       : "; " + last.critic_bound_method + " bound, product of layer norms " +
+                             f4(last.value("critic_product_bound"))));
   else
     h += fact("Lip(D), certified", last.critic_certified ? "not finite" : "no bound",
               (last.critic_certified ? std::string("") : "LayerNorm critic; ") + "measured ≥ " +
@@ -323,9 +327,13 @@ Page build_page(const RunData& run, const std::vector<Alert>& alerts, const View
                                             }),
                                      layer_colour(i), layer_style(i), 1.6));
     }
-    c.series.push_back(make_series("certified bound on Lip(D)",
-                                   key_column(recs, "critic_upper_bound"), 6, LineStyle::kSolid,
-                                   2.8));
+    c.series.push_back(make_series(
+        "certified bound on Lip(D)" +
+            (last.critic_bound_method.empty() ? std::string() : " (" + last.critic_bound_method + ")"),
+        key_column(recs, "critic_upper_bound"), 6, LineStyle::kSolid, 2.8));
+    if (last.critic_bound_method != "" && last.critic_bound_method != "product")
+      c.series.push_back(make_series("product of layer norms", key_column(recs, "critic_product_bound"),
+                                     6, LineStyle::kDotted, 1.4));
     c.series.push_back(make_series(
         "measured max ‖∇D‖ (lower bound)",
         column(recs,

@@ -156,6 +156,7 @@ bool is_numeric_key(const std::string& key) {
                                       "modes_covered",
                                       "high_quality_fraction",
                                       "critic_upper_bound",
+                                      "critic_product_bound",
                                       "spectral_seconds",
                                       "monitor_seconds"};
   for (const char* k : kKeys)
@@ -241,13 +242,16 @@ Record parse_record(const std::string& json_line) {
   r.step = step->get<long long>();
   if (const auto c = j.find("critic_certified"); c != j.end() && c->is_boolean())
     r.critic_certified = c->get<bool>();
+  if (const auto m = j.find("critic_bound_method"); m != j.end() && m->is_string())
+    r.critic_bound_method = m->get<std::string>();
 
   std::vector<std::string> null_keys;
   for (const auto& [key, v] : j.items()) {
     if (key == "step") continue;
     if (v.is_number() || v.is_null()) {
       r.scalars.emplace_back(key, number_or_null(v, key));
-      if (v.is_null() && !(key == "critic_upper_bound" && !r.critic_certified))
+      if (v.is_null() && !((key == "critic_upper_bound" || key == "critic_product_bound") &&
+                           !r.critic_certified))
         null_keys.push_back(key);
     } else if (is_numeric_key(key)) {
       number_or_null(v, key);  // throws, naming the key and the type found

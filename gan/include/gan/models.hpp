@@ -36,8 +36,10 @@ struct ModelShape {
 struct CriticLayer {
   std::string name;                 ///< "fc1", "conv2", …
   at::Tensor weight;                ///< PyTorch layout: (out, in) or (c_out, c_in, k, k)
+  at::Tensor bias;                  ///< (out) or (c_out)
   ConvSpec spec;                    ///< a Linear layer is a 1×1 circular convolution on one pixel
   double activation_lipschitz = 1;  ///< Lipschitz constant of what follows it (1 for ReLU/LReLU)
+  double negative_slope = 0;        ///< the activation after it: LeakyReLU's slope (0: ReLU)
   bool followed_by_layernorm = false;  ///< LayerNorm has no global Lipschitz constant (§6)
 };
 

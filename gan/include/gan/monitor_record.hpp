@@ -55,7 +55,11 @@ struct MonitorRecord {
   int modes_covered = 0;             ///< on kModeSamples generated samples (VEEGAN / PacGAN)
   double high_quality_fraction = 0;  ///< share within 3σ of the nearest mode
   std::vector<LayerRecord> layers;
-  double critic_upper_bound = 0;  ///< product of the layers' certified upper bounds (§6)
+  /// The tightest certified bound on Lip(D) that fits monitoring's budget: for MLP critics
+  /// the averaged-activation composition or ECLipsE-Fast (docs/math.md §8), else the product.
+  double critic_upper_bound = 0;
+  double critic_product_bound = 0;  ///< product of the layers' certified upper bounds (§6)
+  std::string critic_bound_method = "product";  ///< which bound critic_upper_bound is
   bool critic_certified = true;   ///< false when a layer (LayerNorm) has no Lipschitz constant
   double spectral_seconds = 0;    ///< time the engine took for this record
   double monitor_seconds = 0;     ///< time this whole record took

@@ -34,6 +34,11 @@ struct ImportedModel {
   /// The same model in double precision (a copy of it), for the lower bound's confirmation.
   std::function<at::Tensor(const at::Tensor&)> forward_double;
   std::vector<std::string> warnings;  ///< things a user should know (shown in the report)
+  /// Samples of the data the model was trained on, where the file says which and the data
+  /// can be drawn without files (a checkpoint of a toy run: 2,500 seeded samples); undefined
+  /// otherwise. `--domain data` uses them when no --data is given.
+  at::Tensor training_data;
+  std::string training_data_name;  ///< e.g. "8gaussians"
 };
 
 /// Detects the format from the file's content (zip: TorchScript or checkpoint; else ONNX) and

@@ -75,6 +75,9 @@ struct Record {
   /// false when the critic has no certified bound (LayerNorm); `critic_upper_bound` is then NaN
   /// without being an error.
   bool critic_certified = true;
+  /// Which bound `critic_upper_bound` is ("product", "combettes", "eclipse"; "" in records
+  /// written before there was a choice, which were all the product).
+  std::string critic_bound_method;
   /// Keys whose value was `null` although a number belongs there: "critic_loss",
   /// "fc2.spectral_norm", … (not `critic_upper_bound` of an uncertified critic).
   std::vector<std::string> non_finite;
