@@ -2,6 +2,8 @@
 
 #include <lipschitz/conv_operator.hpp>
 
+#include "layer_maps.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,22 +16,6 @@ using Matrix = Eigen::MatrixXd;
 using Vector = Eigen::VectorXd;
 
 std::string who(const Layer& layer) { return "layer '" + layer.name + "' (" + layer.type + ")"; }
-
-// The source index of padded position `pos` in a dimension of size n, or −1 for a zero.
-Index pad_source(PadMode mode, Index pos, Index n) {
-  if (pos >= 0 && pos < n) return pos;
-  switch (mode) {
-    case PadMode::zeros: return -1;
-    case PadMode::replicate: return std::clamp<Index>(pos, 0, n - 1);
-    case PadMode::circular: return ((pos % n) + n) % n;
-    case PadMode::reflect: {
-      const Index period = std::max<Index>(2 * (n - 1), 1);
-      const Index m = ((pos % period) + period) % period;
-      return m < n ? m : period - m;
-    }
-  }
-  return -1;
-}
 
 // Values of a constant broadcast against a per-sample shape (PyTorch's rules, aligned from
 // the right; a leading batch dimension of the constant must be 1).
@@ -98,9 +84,11 @@ void apply_conv(Stretch& s, const Layer& layer) {
   } else {
     const ForwardConv conv = forward_conv(layer.spec);
     SpatialConvOperator<double> op(layer.weight.data(), conv, 1);
+    // Circular layers are never transposed (network_builder.cpp refuses them).
+    const Extent wrap = detail::circular_wrap(layer.spec);
     apply_map(s, out_dim, [&](const Vector& x, Vector& y) {
       if (layer.spec.transposed) op.apply_adjoint(x.data(), y.data());
-      else op.apply(x.data(), y.data());
+      else op.apply(detail::circular_shift(x, conv.input, wrap, false).data(), y.data());
     });
   }
   if (!layer.bias.empty()) {
@@ -137,9 +125,9 @@ void apply_pad(Stretch& s, const Layer& layer) {
   Vector c = Vector::Zero(element_count(out));
   for (Index p = 0; p < planes; ++p)
     for (Index y = 0; y < oh; ++y) {
-      const Index sy = two_d ? pad_source(layer.pad_mode, y - top, h) : 0;
+      const Index sy = two_d ? detail::pad_source(layer.pad_mode, y - top, h) : 0;
       for (Index x = 0; x < ow; ++x) {
-        const Index sx = pad_source(layer.pad_mode, x - left, w);
+        const Index sx = detail::pad_source(layer.pad_mode, x - left, w);
         if (sy < 0 || sx < 0) continue;
         const Index to = (p * oh + y) * ow + x, from = (p * h + sy) * w + sx;
         a.row(to) = s.a.row(from);

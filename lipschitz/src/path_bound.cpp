@@ -4,6 +4,7 @@
 #include <lipschitz/conv_operator.hpp>
 #include <lipschitz/dense_norm.hpp>
 
+#include "layer_maps.hpp"
 #include "parallel.hpp"
 
 #include <algorithm>
@@ -20,22 +21,6 @@ using Vector = Eigen::VectorXd;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kEps = std::numeric_limits<double>::epsilon();
 
-// The source index of padded position `pos` in a dimension of size n, or −1 for a zero.
-Index pad_source(PadMode mode, Index pos, Index n) {
-  if (pos >= 0 && pos < n) return pos;
-  switch (mode) {
-    case PadMode::zeros: return -1;
-    case PadMode::replicate: return std::clamp<Index>(pos, 0, n - 1);
-    case PadMode::circular: return ((pos % n) + n) % n;
-    case PadMode::reflect: {
-      const Index period = std::max<Index>(2 * (n - 1), 1);
-      const Index m = ((pos % period) + period) % period;
-      return m < n ? m : period - m;
-    }
-  }
-  return -1;
-}
-
 // One linear layer (its bias dropped) as a map on vectors and its adjoint; with `magnitude`,
 // the map of the absolute values of its entries, |A| (whose adjoint is |Aᵀ|).
 class LinearMap {
@@ -50,6 +35,8 @@ class LinearMap {
       if (!layer.linear) {
         const ForwardConv fc = forward_conv(layer.spec);
         conv_ = std::make_unique<SpatialConvOperator<double>>(weight_.data(), fc, 1);
+        input_ = fc.input;
+        wrap_ = detail::circular_wrap(layer.spec);
         const Index taps = layer.spec.kernel[0] * layer.spec.kernel[1];
         terms_ = std::max(fc.in_channels / fc.groups, fc.out_channels / fc.groups) * taps;
       } else {
@@ -91,10 +78,14 @@ class LinearMap {
             if (adjoint) to.segment(r * in, in) = w.transpose() * from.segment(r * out, out);
             else to.segment(r * out, out) = w * from.segment(r * in, in);
           }
-        } else if (adjoint != l.spec.transposed) {
+        } else if (l.spec.transposed) {
+          if (adjoint) conv_->apply(from.data(), to.data());
+          else conv_->apply_adjoint(from.data(), to.data());
+        } else if (adjoint) {  // (T R)ᵀ = R⁻¹ Tᵀ for a circular layer's wrap R
           conv_->apply_adjoint(from.data(), to.data());
+          to = detail::circular_shift(to, input_, wrap_, true);
         } else {
-          conv_->apply(from.data(), to.data());
+          conv_->apply(detail::circular_shift(from, input_, wrap_, false).data(), to.data());
         }
         return;
       case LayerKind::batch_norm:
@@ -112,9 +103,9 @@ class LinearMap {
         const Index top = two_d ? l.pads[0] : 0, left = l.pads[2];
         for (Index p = 0; p < planes; ++p)
           for (Index y = 0; y < oh; ++y) {
-            const Index sy = two_d ? pad_source(l.pad_mode, y - top, h) : 0;
+            const Index sy = two_d ? detail::pad_source(l.pad_mode, y - top, h) : 0;
             for (Index x = 0; x < ow; ++x) {
-              const Index sx = pad_source(l.pad_mode, x - left, w);
+              const Index sx = detail::pad_source(l.pad_mode, x - left, w);
               if (sy < 0 || sx < 0) continue;
               const Index t = (p * oh + y) * ow + x, f = (p * h + sy) * w + sx;
               if (adjoint) to(f) += from(t);
@@ -131,6 +122,7 @@ class LinearMap {
   Index in_ = 0, out_ = 0, terms_ = 16;  // pads: each entry a sum of at most 9 copies
   std::vector<double> weight_, scale_;
   std::unique_ptr<SpatialConvOperator<double>> conv_;
+  Extent input_{1, 1}, wrap_{0, 0};  // a circular layer's input size and wrap
 };
 
 double multiply_adds(const Layer& layer) {

@@ -148,3 +148,34 @@ TEST_CASE("jacobian matches central differences; slopes contain every derivative
     }
   }
 }
+
+TEST_CASE("a circular conv composes with PyTorch's wrap of (k_eff − 1)/2, not the engine's") {
+  // y[o, j] = Σ_{i,t} W[o, i, t]·x[i, (j + t·d − p) mod n] with p = (k_eff − 1)/2: the shift
+  // does not change the layer's own norm, but it does change its product with the next layer.
+  std::mt19937_64 rng(9);
+  ConvSpec spec = conv2d(3, 2, 3, 5, 1, 0);
+  spec.input = {4, 5};
+  spec.dilation = {1, 2};  // k_eff = 3 × 5: wraps of 1 and 2
+  spec.padding_mode = PaddingMode::circular;
+  const auto w = random_weight(spec, rng);
+  Layer conv = conv_layer(spec, w, 0);
+  conv.input_shape = {2, 4, 5};
+  conv.output_shape = {3, 4, 5};
+  Network net;
+  net.layers = {input_layer({2, 4, 5}), conv};
+  net.output = 1;
+  const ChainConversion c = to_affine_chain(net);
+  REQUIRE(c.ok);
+  Eigen::MatrixXd want = Eigen::MatrixXd::Zero(60, 40);
+  for (Index o = 0; o < 3; ++o)
+    for (Index i = 0; i < 2; ++i)
+      for (Index t1 = 0; t1 < 3; ++t1)
+        for (Index t2 = 0; t2 < 3; ++t2)
+          for (Index j1 = 0; j1 < 4; ++j1)
+            for (Index j2 = 0; j2 < 5; ++j2) {
+              const Index s1 = ((j1 + t1 - 1) % 4 + 4) % 4, s2 = ((j2 + 2 * t2 - 2) % 5 + 5) % 5;
+              want((o * 4 + j1) * 5 + j2, (i * 4 + s1) * 5 + s2) +=
+                  w[static_cast<std::size_t>(((o * 2 + i) * 3 + t1) * 3 + t2)];
+            }
+  CHECK((c.chain.weights[0] - want).cwiseAbs().maxCoeff() < kEntryTol);
+}

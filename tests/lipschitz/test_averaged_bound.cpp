@@ -21,8 +21,10 @@ constexpr double kCertifiedTol = 1e-8;
 TEST_CASE("certified_spectral_norm brackets the Jacobi SVD's σ₁") {
   std::mt19937 rng(11);
   std::normal_distribution<double> normal(0, 1);
+  // Small Gram matrices by the eigen-solver, larger (> 192) by Lanczos.
   for (const auto& [rows, cols] : std::vector<std::pair<Index, Index>>{
-           {1, 1}, {1, 40}, {40, 1}, {3, 5}, {17, 9}, {64, 64}, {128, 2}, {2, 128}}) {
+           {1, 1}, {1, 40}, {40, 1}, {3, 5}, {17, 9}, {64, 64}, {128, 2}, {2, 128}, {250, 400},
+           {420, 260}}) {
     Eigen::MatrixXd a(rows, cols);
     for (Index i = 0; i < a.size(); ++i) a.data()[i] = normal(rng);
     const double s = sigma1(a);
@@ -39,6 +41,15 @@ TEST_CASE("certified_spectral_norm brackets the Jacobi SVD's σ₁") {
   CHECK(n.upper >= 3.0);
   CHECK(n.upper <= 3.0 * (1 + kCertifiedTol));
   CHECK(certified_spectral_norm(Eigen::MatrixXd::Zero(4, 6)).upper < 1e-150);
+  // A clustered top of the spectrum (σ = 3, 3, 2.9999, …) at a Lanczos size.
+  Eigen::MatrixXd u = Eigen::HouseholderQR<Eigen::MatrixXd>(Eigen::MatrixXd::Random(300, 300)).householderQ();
+  Eigen::VectorXd sv = Eigen::VectorXd::LinSpaced(300, 0.1, 2.9999);
+  sv(299) = sv(298) = 3;
+  const Eigen::MatrixXd clustered = u * sv.asDiagonal() * u.transpose();
+  const DenseNorm c = certified_spectral_norm(clustered);
+  CHECK(c.lower <= 3 * (1 + kReferenceSlack));
+  CHECK(c.upper >= 3 * (1 - kReferenceSlack));
+  CHECK(c.upper <= 3 * (1 + kCertifiedTol));
 }
 
 TEST_CASE("averaged bound: one map is its norm; fixed slopes give the composed norm") {

@@ -97,3 +97,36 @@ TEST_CASE("networks that are not paths say why") {
   CHECK_FALSE(p.ok);
   CHECK(p.reason == "layer 'sum' (add): the network is not a chain");
 }
+
+TEST_CASE("circular layers keep PyTorch's wrap through the adjoint too") {
+  // circular conv → LeakyReLU → circular conv → flatten → Linear(→ 1): N(3, ·) are formed
+  // through adjoints, N(·, 0) forward; both must match the dense chain.
+  std::mt19937_64 rng(4);
+  const ConvSpec s1 = [] {
+    ConvSpec s = conv2d(3, 2, 3, 5, 1, 0);
+    s.padding_mode = PaddingMode::circular;
+    return s;
+  }();
+  ConvSpec s2 = s1;
+  s2.weight_dim0 = 2;
+  s2.weight_dim1 = 3;
+  Layer c1 = conv_layer(s1, random_weight(s1, rng), 0);
+  Layer a1 = activation_layer(Activation::leaky_relu, 0.1, 1, {3, 5, 5});
+  Layer c2 = conv_layer(s2, random_weight(s2, rng), 2);
+  Layer flat = simple_layer(LayerKind::reshape, 3, {2, 5, 5});
+  flat.output_shape = {50};
+  std::vector<double> wl(50);
+  for (std::size_t i = 0; i < wl.size(); ++i) wl[i] = std::cos(double(3 * i));
+  Layer fc = linear_layer(1, 50, wl, {}, 4);
+  Network net;
+  net.layers = {input_layer({2, 5, 5}), c1, a1, c2, flat, fc};
+  net.output = 5;
+  const ChainConversion chain = to_affine_chain(net);
+  REQUIRE(chain.ok);
+  const PathBound p = averaged_path_bound(net, bound_network(net));
+  REQUIRE(p.ok);
+  CHECK(p.exact_norms == 3);
+  CHECK(p.upper_bound ==
+        doctest::Approx(averaged_activation_bound(chain.chain, global_slopes(chain.chain)))
+            .epsilon(kSameBoundTol));
+}
