@@ -40,7 +40,7 @@ for name, what in (("lipschitz.json", "whole plane"), ("lipschitz_data.json", "d
     for b in n["bounds"]:
         print("      %-10s %12.6g  %7.3f s  %s" % (b["method"], b["upper_bound"] or float("inf"),
                                                    b["seconds"], "certified" if b["certified"] else b["note"]))
-print("  measured max |grad D| during training (real, fake, interpolates): %.4f" % measured)
+print("  measured max |grad D| at the last monitoring step (real, fake, interpolates): %.4f" % measured)
 PY
 echo
 echo "The run as one page (charts, samples, alerts): $run/view.html"

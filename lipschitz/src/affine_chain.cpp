@@ -114,28 +114,8 @@ void apply_batch_norm(Stretch& s, const Layer& layer) {
 }
 
 void apply_pad(Stretch& s, const Layer& layer) {
-  const Shape& in = layer.input_shape;
-  const Shape& out = layer.output_shape;
-  const bool two_d = in.size() >= 3;
-  const Index w = in.back(), h = two_d ? in[in.size() - 2] : 1;
-  const Index ow = out.back(), oh = two_d ? out[out.size() - 2] : 1;
-  const Index planes = element_count(in) / (w * h);
-  const Index top = two_d ? layer.pads[0] : 0, left = layer.pads[2];
-  Matrix a = Matrix::Zero(element_count(out), s.a.cols());
-  Vector c = Vector::Zero(element_count(out));
-  for (Index p = 0; p < planes; ++p)
-    for (Index y = 0; y < oh; ++y) {
-      const Index sy = two_d ? detail::pad_source(layer.pad_mode, y - top, h) : 0;
-      for (Index x = 0; x < ow; ++x) {
-        const Index sx = detail::pad_source(layer.pad_mode, x - left, w);
-        if (sy < 0 || sx < 0) continue;
-        const Index to = (p * oh + y) * ow + x, from = (p * h + sy) * w + sx;
-        a.row(to) = s.a.row(from);
-        c(to) = s.c(from);
-      }
-    }
-  s.a = std::move(a);
-  s.c = std::move(c);
+  apply_map(s, element_count(layer.output_shape),
+            [&](const Vector& x, Vector& y) { detail::apply_pad(layer, x, y, false); });
 }
 
 void apply_affine(Stretch& s, const Layer& layer) {

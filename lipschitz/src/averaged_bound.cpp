@@ -46,6 +46,30 @@ bool finite(const AffineChain& chain) {
 
 }  // namespace
 
+double averaged_scalar_bound(const std::vector<std::vector<double>>& norm,
+                             const std::vector<SlopeRange>& slopes) {
+  const int m = static_cast<int>(norm.size()) - 1;
+  if (m <= 0) return 0;
+  // a_m for the splits σ_j = c_j·id + b_j·Q (activation j at c[j], j = 1 … m−1).
+  const auto evaluate = [&](const std::vector<double>& c) {
+    std::vector<double> a(m + 1, 0);
+    for (int k = 1; k <= m; ++k) {
+      double through = 1, sum = 0;  // Π |c_i| over the activations between j and k
+      for (int j = k - 1; j >= 1; --j) {
+        const SlopeRange& r = slopes[j - 1];
+        const double b = std::max(r.upper - c[j], c[j] - r.lower) * (1 + 2 * kEps);
+        if (b > 0) sum += b * through * norm[k][j] * a[j];
+        through *= std::abs(c[j]);
+      }
+      a[k] = (through * norm[k][0] + sum) * (1 + 4 * kEps * k);
+    }
+    return std::isnan(a[m]) ? kInf : a[m];
+  };
+  std::vector<double> c(m, 1);
+  for (int j = 1; j < m; ++j) c[j] = (slopes[j - 1].lower + slopes[j - 1].upper) / 2;
+  return evaluate(c);
+}
+
 double averaged_activation_bound(const AffineChain& chain, const NeuronSlopes& slopes) {
   const int m = chain.depth();
   if (m == 0) return 0;

@@ -26,6 +26,30 @@ inline Index pad_source(PadMode mode, Index pos, Index n) {
   return -1;
 }
 
+/// y = P x for a pad layer on its (…, h, w) or (…, w) input; with `adjoint`, x = Pᵀ y (each
+/// padded entry added back to the entry it copies). `to` is resized and overwritten.
+inline void apply_pad(const Layer& l, const Eigen::VectorXd& from, Eigen::VectorXd& to, bool adjoint) {
+  const Shape& in = l.input_shape;
+  const Shape& out = l.output_shape;
+  const bool two_d = in.size() >= 3;
+  const Index w = in.back(), h = two_d ? in[in.size() - 2] : 1;
+  const Index ow = out.back(), oh = two_d ? out[out.size() - 2] : 1;
+  const Index planes = element_count(in) / (w * h);
+  const Index top = two_d ? l.pads[0] : 0, left = l.pads[2];
+  to.setZero(adjoint ? element_count(in) : element_count(out));
+  for (Index p = 0; p < planes; ++p)
+    for (Index y = 0; y < oh; ++y) {
+      const Index sy = two_d ? pad_source(l.pad_mode, y - top, h) : 0;
+      for (Index x = 0; x < ow; ++x) {
+        const Index sx = pad_source(l.pad_mode, x - left, w);
+        if (sy < 0 || sx < 0) continue;
+        const Index t = (p * oh + y) * ow + x, f = (p * h + sy) * w + sx;
+        if (adjoint) to(f) += from(t);
+        else to(t) = from(f);
+      }
+    }
+}
+
 /// A circular layer in a Network wraps its input by (k_eff − 1)/2 on each side, as PyTorch's
 /// padding_mode='circular' does (network_builder.cpp), while the engine's operators read
 /// x[(j·s + t·d) mod n]: PyTorch's y = T(R x) with (R x)[i] = x[(i − p) mod n]. Returns R x

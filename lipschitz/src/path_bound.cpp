@@ -1,6 +1,7 @@
 #include <lipschitz/path_bound.hpp>
 
 #include <lipschitz/affine_chain.hpp>
+#include <lipschitz/averaged_bound.hpp>
 #include <lipschitz/conv_operator.hpp>
 #include <lipschitz/dense_norm.hpp>
 
@@ -93,27 +94,7 @@ class LinearMap {
         for (Index e = 0; e < in_; ++e) to(e) = from(e) * scale_[std::size_t(e)];
         return;
       case LayerKind::reshape: to = from; return;
-      case LayerKind::pad: {
-        const Shape& in = l.input_shape;
-        const Shape& out = l.output_shape;
-        const bool two_d = in.size() >= 3;
-        const Index w = in.back(), h = two_d ? in[in.size() - 2] : 1;
-        const Index ow = out.back(), oh = two_d ? out[out.size() - 2] : 1;
-        const Index planes = in_ / (w * h);
-        const Index top = two_d ? l.pads[0] : 0, left = l.pads[2];
-        for (Index p = 0; p < planes; ++p)
-          for (Index y = 0; y < oh; ++y) {
-            const Index sy = two_d ? detail::pad_source(l.pad_mode, y - top, h) : 0;
-            for (Index x = 0; x < ow; ++x) {
-              const Index sx = detail::pad_source(l.pad_mode, x - left, w);
-              if (sy < 0 || sx < 0) continue;
-              const Index t = (p * oh + y) * ow + x, f = (p * h + sy) * w + sx;
-              if (adjoint) to(f) += from(t);
-              else to(t) = from(f);
-            }
-          }
-        return;
-      }
+      case LayerKind::pad: detail::apply_pad(l, from, to, adjoint); return;
       default: return;
     }
   }
@@ -285,23 +266,10 @@ PathBound averaged_path_bound(const Network& network, const NetworkBound& produc
       norm[k][j] = best;
     }
 
-  // a_k over stretches k = 1 … m (docs/math.md §8.2), the activations' C and B as scalars.
-  std::vector<double> a(m + 1, 0), c(m, 1), b(m, 0);
-  for (int s = 1; s < m; ++s) {
-    c[s] = std::abs(slopes[s - 1].lower + slopes[s - 1].upper) / 2;
-    b[s] = (slopes[s - 1].upper - slopes[s - 1].lower) / 2 * (1 + 2 * kEps);
-  }
-  for (int k = 1; k <= m; ++k) {
-    double through = 1;  // Π c over the activations between the current j and k
-    double sum = 0;
-    for (int j = k - 1; j >= 1; --j) {
-      sum += b[j] * through * norm[k][j] * a[j];
-      through *= c[j];
-    }
-    a[k] = (through * norm[k][0] + sum) * (1 + 4 * kEps * k);
-  }
+  // a_k over the stretches (docs/math.md §8.2), the activations' C and B as scalars.
+  const double bound = averaged_scalar_bound(norm, slopes);
   r.ok = true;
-  r.upper_bound = std::isnan(a[m]) ? kInf : a[m];
+  r.upper_bound = bound;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }

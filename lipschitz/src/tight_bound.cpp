@@ -132,7 +132,7 @@ TightBound tighten_bound(const Network& network, const NetworkBound& product,
       // Too large for dense maps, but maybe a path: the averaged bound on the layers' own
       // operators (conv critics).
       bool path = false;
-      if (product.certified && wants(asked, BoundMethod::combettes) && !local) {
+      if (product.certified && wants(asked, BoundMethod::combettes)) {
         PathBoundOptions po;
         po.threads = options.threads;
         const PathBound p = averaged_path_bound(network, product, po);

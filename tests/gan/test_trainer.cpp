@@ -124,9 +124,9 @@ TEST_CASE("the monitor's layer geometry matches the critic's real activations") 
   }
   CHECK(r.critic_certified);
   CHECK(r.critic_product_bound == doctest::Approx(product).epsilon(1e-12));
-  // An MLP critic gets the tighter of the averaged-activation and ECLipsE bounds (both are
-  // tested against dense references in tests/lipschitz), never above the product.
-  CHECK((r.critic_bound_method == "combettes" || r.critic_bound_method == "eclipse"));
+  // An MLP critic gets the averaged-activation bound (tested against dense references in
+  // tests/lipschitz), never above the product.
+  CHECK(r.critic_bound_method == "combettes");
   CHECK(r.critic_upper_bound <= r.critic_product_bound);
   // The bounds hold for the gradient norms the monitor measured.
   CHECK(r.grad_norm_real.max <= r.critic_upper_bound);

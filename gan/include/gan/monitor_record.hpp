@@ -56,7 +56,7 @@ struct MonitorRecord {
   double high_quality_fraction = 0;  ///< share within 3σ of the nearest mode
   std::vector<LayerRecord> layers;
   /// The tightest certified bound on Lip(D) that fits monitoring's budget: for MLP critics
-  /// the averaged-activation composition or ECLipsE-Fast (docs/math.md §8), else the product.
+  /// the averaged-activation composition (docs/math.md §8.2), else the product.
   double critic_upper_bound = 0;
   double critic_product_bound = 0;  ///< product of the layers' certified upper bounds (§6)
   std::string critic_bound_method = "product";  ///< which bound critic_upper_bound is

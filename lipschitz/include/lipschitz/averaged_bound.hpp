@@ -22,6 +22,15 @@ namespace lipschitz {
 /// O(m²) products and norms of n × n matrices. Non-finite weights give +∞.
 double averaged_activation_bound(const AffineChain& chain, const NeuronSlopes& slopes);
 
+/// The same recursion where activation layer j (between maps j and j+1) has one slope range
+/// [α_j, β_j] for all its neurons, so that C_j and B_j are scalars c_j, b_j and
+/// `norm[k][j]` (0 ≤ j < k ≤ m) bounds ‖W_k ⋯ W_{j+1}‖, the plain composition (path_bound.hpp
+/// forms them on conv layers' operators). c_j = (α_j+β_j)/2, b_j = (β_j−α_j)/2. (Other splits
+/// c_j ∈ [α_j, β_j], b_j = max(β_j − c_j, c_j − α_j) are sound too; a grid search over them found
+/// nothing below the midpoint on the critics of bench/network_bounds.py.)
+double averaged_scalar_bound(const std::vector<std::vector<double>>& norm,
+                             const std::vector<SlopeRange>& slopes);
+
 /// A certified upper bound on ‖W_m D_{m−1} W_{m−1} ⋯ D_1 W_1‖ for diagonal D_j = diag(d[j])
 /// (one entry per neuron of σ_{j+1}): the Jacobian's norm on the activation pattern whose
 /// slopes are d. Formed from the output side, so a scalar output costs one row per product.
