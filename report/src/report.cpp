@@ -69,6 +69,32 @@ std::string pad_right(const std::string& text, std::size_t width) {
   return text + std::string(width > shown ? width - shown : 0, ' ');
 }
 
+// Rows as aligned columns (widths in code points), two spaces apart, the last column unpadded;
+// with `rule`, a line of dashes under the first row.
+std::string columns(const std::vector<std::vector<std::string>>& rows, const std::string& indent,
+                    bool rule) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows)
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      std::size_t shown = 0;
+      for (unsigned char ch : row[c]) shown += (ch & 0xC0) != 0x80;
+      if (width.size() <= c) width.resize(c + 1, 0);
+      width[c] = std::max(width[c], shown);
+    }
+  std::ostringstream out;
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    out << indent;
+    for (std::size_t c = 0; c < rows[k].size(); ++c)
+      out << (c + 1 < rows[k].size() ? pad_right(rows[k][c], width[c]) + "  " : rows[k][c] + "\n");
+    if (k == 0 && rule) {
+      std::size_t total = 0;
+      for (std::size_t w : width) total += w + 2;
+      out << indent << std::string(total - 2, '-') << "\n";
+    }
+  }
+  return out.str();
+}
+
 }  // namespace
 
 double bound_ratio(const ModelReport& r) {
@@ -96,22 +122,7 @@ std::string format_table(const ModelReport& r) {
                     l.kind == LayerKind::add ? "sum" : upper(b.lipschitz_factor),
                     upper(b.cumulative_bound)});
   }
-  std::vector<std::size_t> width(head.size(), 0);
-  for (const auto& row : rows)
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      std::size_t shown = 0;
-      for (unsigned char ch : row[c]) shown += (ch & 0xC0) != 0x80;
-      width[c] = std::max(width[c], shown);
-    }
-  for (std::size_t k = 0; k < rows.size(); ++k) {
-    for (std::size_t c = 0; c < rows[k].size(); ++c)
-      out << pad_right(rows[k][c], width[c]) << (c + 1 < rows[k].size() ? "  " : "\n");
-    if (k == 0) {
-      std::size_t total = 0;
-      for (std::size_t w : width) total += w + 2;
-      out << std::string(total - 2, '-') << "\n";
-    }
-  }
+  out << columns(rows, "", true);
   out << "\nnorm: exact value, or [certified lower, certified upper]; reshaped W: what "
          "torch.nn.utils.spectral_norm would report; factor: what the layer contributes to the "
          "network bound.\n";
@@ -129,18 +140,7 @@ std::string format_table(const ModelReport& r) {
       methods.push_back({b.method + (b.method == r.tight.method ? " *" : ""), upper(b.upper_bound),
                          secs, b.certified ? (b.local ? "yes (domain)" : "yes") : "no", b.note});
     }
-    std::vector<std::size_t> w(5, 0);
-    for (const auto& row : methods)
-      for (std::size_t c = 0; c < row.size(); ++c) {
-        std::size_t shown = 0;
-        for (unsigned char ch : row[c]) shown += (ch & 0xC0) != 0x80;
-        w[c] = std::max(w[c], shown);
-      }
-    for (const auto& row : methods) {
-      out << "  ";
-      for (std::size_t c = 0; c < row.size(); ++c)
-        out << (c + 1 < row.size() ? pad_right(row[c], w[c]) + "  " : row[c] + "\n");
-    }
+    out << columns(methods, "  ", false);
     if (!r.tight.chain_note.empty()) out << "  (chain methods: " << r.tight.chain_note << ")\n";
   }
   if (!r.bound.certified)
