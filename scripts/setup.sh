@@ -13,11 +13,12 @@ PACKAGES=(
   nlohmann-json3-dev librsvg2-dev fonts-dejavu-core   # the run pages (view/, lipschitz view)
   dataset-fashion-mnist                # the default image data set (IDX files)
   python3-numpy python3-torch
+  pybind11-dev python3-dev            # the Python package (python/, import lipschitz)
   libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS
 )
 
-# The test suite also opens a run's page in a real browser.
-[ "${1:-}" = "--tests" ] && PACKAGES+=(chromium)
+# The test suite also opens a run's page in a real browser, and runs the Python tests with pytest.
+[ "${1:-}" = "--tests" ] && PACKAGES+=(chromium python3-pytest)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
