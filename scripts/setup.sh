@@ -14,6 +14,7 @@ PACKAGES=(
   dataset-fashion-mnist                # the default image data set (IDX files)
   python3-numpy python3-torch
   pybind11-dev python3-dev            # the Python package (python/, import lipschitz)
+  python3-setuptools python3-wheel python3-pip python3-venv   # pip install ./python, offline
   libopenblas0-pthread   # makes numpy and LibTorch use OpenBLAS instead of the reference BLAS
 )
 

@@ -2,9 +2,10 @@
 networks, from Python (docs/python.md)."""
 from ._core import ResourceError
 from .conv import ConvNorm, conv_norm, conv_spectrum
+from .monitor import Monitor
 from .network import NetworkBound, network_bound
 
-__all__ = ["ConvNorm", "ModelError", "NetworkBound", "ResourceError", "conv_norm",
+__all__ = ["ConvNorm", "ModelError", "Monitor", "NetworkBound", "ResourceError", "conv_norm",
            "conv_spectrum", "network_bound"]
 __version__ = "0.1.0"
 

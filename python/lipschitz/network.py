@@ -42,23 +42,19 @@ class NetworkBound:
 
 
 def _traced(module, input_shape, directory):
-    """The module traced to TorchScript in eval mode on a zero input, saved in directory."""
+    """A CPU copy of the module traced to TorchScript in eval mode on a zero input, saved in
+    directory. The copy leaves the user's module (its device, mode and parameters) alone."""
+    import copy
+
     import torch
     if input_shape is None:
         raise ValueError("input_shape is required for an nn.Module (the per-sample shape, "
                          "e.g. (3, 64, 64))")
-    parameter = next(module.parameters(), None)
-    example = torch.zeros((1, *input_shape),
-                          device=parameter.device if parameter is not None else "cpu")
-    training = module.training
-    module.eval()
-    try:
-        with torch.no_grad():
-            traced = torch.jit.trace(module, example, check_trace=False)
-    finally:
-        module.train(training)
+    module = copy.deepcopy(module).cpu().eval()
+    with torch.no_grad():
+        traced = torch.jit.trace(module, torch.zeros((1, *input_shape)), check_trace=False)
     path = os.path.join(directory, "module.pt")
-    torch.jit.save(traced.cpu(), path)
+    torch.jit.save(traced, path)
     return path
 
 
@@ -67,13 +63,15 @@ def network_bound(model, input_shape=None, data=None, *, bound="best", bound_sec
                   samples=64, ascent_steps=40, seed=0, lower_bound_seconds=60.0, threads=0):
     """``lipschitz report`` of a TorchScript, ONNX or checkpoint file, or of an nn.Module.
 
-    model: a path, or an nn.Module (traced to TorchScript in eval mode, on the CPU).
+    model: a path, or an nn.Module (a CPU copy traced to TorchScript in eval mode).
     input_shape: the per-sample input shape (required for a module; for a file, overrides the
     shape it records). data: samples (N, *input_shape) as an array or tensor, for the lower
     bound and ``domain="data"``. The keywords are the report's flags (docs/report.md): bound in
     product, combettes, eclipse, sdp, regions, local, best; domain None, "data" or
     "box:LO,HI". Raises ValueError for bad options or data, lipschitz.ModelError (a ValueError)
     for a model that cannot be read."""
+    import torch
+
     from . import _report
     if precision not in ("double", "float"):
         raise ValueError(f"precision must be 'double' or 'float', got {precision!r}")
@@ -85,10 +83,14 @@ def network_bound(model, input_shape=None, data=None, *, bound="best", bound_sec
     shape = None if input_shape is None else [int(v) for v in input_shape]
     with tempfile.TemporaryDirectory(prefix="lipschitz-") as tmp:
         path = model if isinstance(model, (str, os.PathLike)) else _traced(model, shape, tmp)
-        text = _report.network_report(
-            os.fspath(path), shape, array, "data (array)", float(tolerance),
-            precision == "double", bound, float(bound_seconds), domain or "", bool(lower_bound),
-            int(samples), int(ascent_steps), int(seed), float(lower_bound_seconds), int(threads))
+        # The importer checks each layer on random inputs drawn from LibTorch's default
+        # generator, the one `torch` uses: keep the caller's random stream as it was.
+        with torch.random.fork_rng(devices=[]):
+            text = _report.network_report(
+                os.fspath(path), shape, array, "data (array)", float(tolerance),
+                precision == "double", bound, float(bound_seconds), domain or "",
+                bool(lower_bound), int(samples), int(ascent_steps), int(seed),
+                float(lower_bound_seconds), int(threads))
     d = json.loads(text)
     if not isinstance(model, (str, os.PathLike)):
         d["model"] = f"<nn.Module {type(model).__name__}>"
