@@ -286,7 +286,7 @@ int conv_command(int argc, const char* const* argv) {
     } else {
       r = analyze_conv(spec, w.data.data(), options);
     }
-    const double reshaped = reshaped_weight_norm(spec, w.data.data());
+    const double reshaped = reshaped_weight_norm(spec, w.data.data(), options.threads);
     if (vm.count("json")) {
       write_conv_json(std::cout, spec, r, reshaped, precision, options);
       std::cout << '\n';

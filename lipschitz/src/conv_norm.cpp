@@ -467,28 +467,54 @@ ConvNormResult analyze_conv_in(const ConvSpec& spec, const double* weight,
 }
 
 template <class T>
-double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
+double reshaped_weight_norm(const ConvSpec& spec, const T* weight, int threads) {
   validate(spec);
   const Index d0 = spec.weight_dim0, d1 = spec.weight_dim1, taps = spec.kernel[0] * spec.kernel[1];
   // Rows: dim 0 (Conv) or dim 1 (ConvTranspose, where spectral_norm uses dim = 1).
   const Index rows = spec.transposed ? d1 : d0, cols = weight_size(spec) / rows;
-  // Scaled by 2^−e like analyze_conv(), so that Lanczos on WᵀW neither overflows nor
-  // underflows; the value is scaled back at the end.
+  // Scaled by 2^−e like analyze_conv(), so that the Gram matrix neither overflows nor
+  // underflows; a product by a power of two is exact, and the value is scaled back at the end.
   const int e = finite_weight_exponent(spec, weight);
-  Eigen::MatrixXd w(rows, cols);
-  for (Index a = 0; a < d0; ++a)
-    for (Index b = 0; b < d1; ++b)
-      for (Index t = 0; t < taps; ++t) {
-        const double v = std::ldexp(double(weight[(a * d1 + b) * taps + t]), -e);
-        if (spec.transposed)
-          w(b, a * taps + t) = v;
-        else
-          w(a, b * taps + t) = v;
-      }
-  // Lanczos on WᵀW (≤ 64 steps, converged far below display precision) rather than a dense
-  // Gram matrix, which for a 512 × 4608 reshape costs more than the layer's own analysis.
+  const double scale = std::ldexp(1.0, -e);
+  // Row-major: a convolution's reshape is then the weight's own layout, copied in one pass.
+  using Matrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Matrix w(rows, cols);
+  if (!spec.transposed) {
+    w = Eigen::Map<const Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+            weight, rows, cols).template cast<double>() * scale;
+  } else {
+    for (Index a = 0; a < d0; ++a)
+      for (Index b = 0; b < d1; ++b)
+        for (Index t = 0; t < taps; ++t)
+          w(b, a * taps + t) = double(weight[(a * d1 + b) * taps + t]) * scale;
+  }
+  LanczosOptions lo;
+  lo.tolerance = 1e-12;
+  // σ₁(W)² = λ₁ of the Gram matrix on W's smaller side. Formed by GEMMs on the threads (its
+  // lower triangle, in panels of 64 columns; 512 × 4608 in ~25 ms on 2 cores), it leaves Lanczos
+  // a small matrix that stays in cache. Lanczos on W itself reads all of W twice per step, which
+  // for that reshape took longer than the layer's own certified analysis
+  // (bench/python_conv_norm.py). Above kMaxGramSide the Gram matrix would be too large to hold,
+  // and Lanczos runs on W.
+  constexpr Index kMaxGramSide = 2048, kPanel = 64;
+  const Index side = std::min(rows, cols);
+  const bool gram = side <= kMaxGramSide;
+  Matrix g(gram ? side : 0, gram ? side : 0);
+  if (gram) {
+    const Index panels = (side + kPanel - 1) / kPanel;
+#pragma omp parallel for num_threads(detail::resolve_threads(threads)) schedule(dynamic)
+    for (Index p = 0; p < panels; ++p) {
+      const Index j = p * kPanel, nb = std::min(kPanel, side - j), below = side - j;
+      if (rows <= cols)  // G = W Wᵀ
+        g.block(j, j, below, nb).noalias() = w.middleRows(j, below) * w.middleRows(j, nb).transpose();
+      else  // G = Wᵀ W
+        g.block(j, j, below, nb).noalias() = w.middleCols(j, below).transpose() * w.middleCols(j, nb);
+    }
+    for (Index i = 0; i < side; ++i)  // the upper triangle by symmetry
+      for (Index j = i + 1; j < side; ++j) g(i, j) = g(j, i);
+  }
   struct DenseOp {
-    const Eigen::MatrixXd& m;
+    const Matrix& m;
     Index input_size() const { return m.cols(); }
     Index output_size() const { return m.rows(); }
     void apply(const double* x, double* y) const {
@@ -499,10 +525,9 @@ double reshaped_weight_norm(const ConvSpec& spec, const T* weight) {
       Eigen::Map<Eigen::VectorXd>(x, m.cols()).noalias() =
           m.transpose() * Eigen::Map<const Eigen::VectorXd>(y, m.rows());
     }
-  } op{w};
-  LanczosOptions lo;
-  lo.tolerance = 1e-12;
-  return std::ldexp(lanczos_top_singular_value<double>(op, lo).value, e);
+  } op{gram ? g : w};
+  const double top = lanczos_top_singular_value<double>(op, lo).value;  // λ₁(G), or σ₁(W)
+  return std::ldexp(gram ? std::sqrt(top) : top, e);
 }
 
 template ConvNormResult analyze_conv(const ConvSpec&, const float*, const ConvNormOptions&);
@@ -511,7 +536,7 @@ template ConvNormResult analyze_conv_in<float>(const ConvSpec&, const double*,
                                                const ConvNormOptions&);
 template ConvNormResult analyze_conv_in<double>(const ConvSpec&, const double*,
                                                 const ConvNormOptions&);
-template double reshaped_weight_norm(const ConvSpec&, const float*);
-template double reshaped_weight_norm(const ConvSpec&, const double*);
+template double reshaped_weight_norm(const ConvSpec&, const float*, int);
+template double reshaped_weight_norm(const ConvSpec&, const double*, int);
 
 }  // namespace lipschitz

@@ -187,7 +187,9 @@ NetworkBound bound_network(const Network& network, const NetworkBoundOptions& op
         const ConvSpec& spec = layer.spec;
         set_interval(bound, own[i]);
         bound.seconds = own[i].seconds;
-        if (!layer.avg_pool) bound.reshaped_weight_norm = reshaped_weight_norm(spec, layer.weight.data());
+        if (!layer.avg_pool)
+          bound.reshaped_weight_norm =
+              reshaped_weight_norm(spec, layer.weight.data(), options.conv.threads);
         bound.lipschitz_factor = bound.upper_bound;
         const int next = only_consumer(i);
         if (next > 0 && folds[next]) add_note("the BatchNorm after it is folded into its weight");

@@ -15,11 +15,20 @@ class ConvNorm:
     ("circular-exact", "dense-svd" or "torus-bound+lanczos"). ``to_dict()`` is the object
     ``lipschitz conv --json`` prints for the same layer."""
 
-    __slots__ = ("_d", "singular_values")
+    __slots__ = ("_d", "singular_values", "_reshaped")
 
-    def __init__(self, d, singular_values=None):
+    def __init__(self, d, singular_values=None, reshaped=None):
         self._d = d
         self.singular_values = singular_values
+        # (a private copy of the weight, transposed, threads): reshaped_weight_norm is computed
+        # on first use, since it can cost a third of a wide layer's analysis.
+        self._reshaped = reshaped
+
+    def _complete(self):
+        if self._reshaped is not None:
+            self._d["reshaped_weight_norm"] = _core.reshaped_norm(*self._reshaped)
+            self._reshaped = None
+        return self._d
 
     spectral_norm = property(lambda self: self._d["spectral_norm"], doc="best estimate of sigma_1")
     lower = property(lambda self: self._d["lower_bound"], doc="certified: sigma_1 >= lower")
@@ -27,13 +36,14 @@ class ConvNorm:
     exact = property(lambda self: self._d["exact"])
     method = property(lambda self: self._d["method"])
     seconds = property(lambda self: self._d["seconds"], doc="wall time of the engine")
-    reshaped_weight_norm = property(lambda self: self._d["reshaped_weight_norm"],
-                                    doc="what torch.nn.utils.spectral_norm divides by (not a bound)")
+    reshaped_weight_norm = property(lambda self: self._complete()["reshaped_weight_norm"],
+                                    doc="what torch.nn.utils.spectral_norm divides by (not a "
+                                        "bound); computed on first use")
     input_shape = property(lambda self: tuple(self._d["input_shape"]))
     output_shape = property(lambda self: tuple(self._d["output_shape"]))
 
     def to_dict(self):
-        d = dict(self._d)
+        d = dict(self._complete())
         if self.singular_values is not None:
             d["singular_values"] = self.singular_values.tolist()
         return d
@@ -74,8 +84,9 @@ def _as_array(weight):
 
 
 def _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode, transposed,
-             tolerance, all_values, precision, threads, dense_limit, gram_source, max_memory):
-    w = _as_array(weight)
+             tolerance, all_values, precision, threads, dense_limit, gram_source, max_memory,
+             w=None):
+    w = _as_array(weight) if w is None else w
     if w.ndim not in (3, 4):
         raise ValueError("expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, "
                          f"got shape {tuple(w.shape)}")
@@ -95,7 +106,7 @@ def _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode
         w, _pair(input_size, "input_size", nd, 1), _pair(stride, "stride", nd, 1),
         _pair(padding, "padding", nd, 0), _pair(dilation, "dilation", nd, 1), int(groups),
         padding_mode, bool(transposed), float(tolerance), all_values, precision, int(threads),
-        int(dense_limit), gram_source, float(max_memory) * 2.0**30)
+        int(dense_limit), gram_source, float(max_memory) * 2.0**30, False)
     return json.loads(text), values, address
 
 
@@ -109,10 +120,12 @@ def conv_norm(weight, input_size, stride=1, padding=0, dilation=1, groups=1,
     input size, N or (H, W). The other arguments are nn.Conv2d's and ``lipschitz conv``'s
     (max_memory in GiB, 0: 3/4 of RAM). Returns a ConvNorm. Raises ValueError for bad shapes or
     options, lipschitz.ResourceError (a MemoryError) for a layer that would not fit."""
+    w = _as_array(weight)
     d, _, _ = _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode,
                        transposed, tolerance, False, precision, threads, dense_limit,
-                       gram_source, max_memory)
-    return ConvNorm(d)
+                       gram_source, max_memory, w)
+    # A copy: the caller may change the weight (an optimiser step) before asking.
+    return ConvNorm(d, reshaped=(np.array(w, order="C"), bool(transposed), int(threads)))
 
 
 def conv_spectrum(weight, input_size, stride=1, padding=0, dilation=1, groups=1,

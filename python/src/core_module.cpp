@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -24,13 +25,15 @@ Extent extent(const std::pair<Index, Index>& p) { return {p.first, p.second}; }
 // Analyses one layer. Returns (the CLI's JSON object as text, the singular values, the address
 // of the weight buffer the engine read). A C-contiguous float32 or float64 array is read in
 // place when its dtype is the compute precision's (float64 with "double", either with "float");
-// anything else is converted once. The GIL is released while the engine runs.
+// anything else is converted once. The GIL is released while the engine runs. With
+// `reshaped` false, reshaped_weight_norm is left out of the JSON (null): the Python side computes
+// it with reshaped_norm() when asked, since it can cost a third of a wide layer's analysis.
 std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
     py::array weight, std::pair<Index, Index> input, std::pair<Index, Index> stride,
     std::pair<Index, Index> padding, std::pair<Index, Index> dilation, Index groups,
     const std::string& padding_mode, bool transposed, double tolerance, bool all_values,
     const std::string& precision, int threads, Index dense_limit, const std::string& gram_source,
-    double max_memory_bytes) {
+    double max_memory_bytes, bool reshaped_norm) {
   if (weight.ndim() != 3 && weight.ndim() != 4)
     throw std::invalid_argument(
         "expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got " +
@@ -84,16 +87,16 @@ std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
   }
 
   ConvNormResult r;
-  double reshaped = 0;
+  double reshaped = std::numeric_limits<double>::quiet_NaN();  // written as null
   {
     py::gil_scoped_release release;
     if (f32) {
       r = analyze_conv<float>(spec, f32, options);
-      reshaped = reshaped_weight_norm(spec, f32);
+      if (reshaped_norm) reshaped = reshaped_weight_norm(spec, f32, threads);
     } else {
       r = precision == "float" ? analyze_conv_in<float>(spec, f64, options)
                                : analyze_conv<double>(spec, f64, options);
-      reshaped = reshaped_weight_norm(spec, f64);
+      if (reshaped_norm) reshaped = reshaped_weight_norm(spec, f64, threads);
     }
   }
   std::ostringstream json;
@@ -102,6 +105,31 @@ std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
   std::copy(r.singular_values.begin(), r.singular_values.end(), values.mutable_data());
   const void* read = f32 ? static_cast<const void*>(f32) : static_cast<const void*>(f64);
   return {json.str(), values, reinterpret_cast<std::uintptr_t>(read)};
+}
+
+// σ₁ of the weight reshaped as torch.nn.utils.spectral_norm does (reshaped_weight_norm()), with
+// the GIL released; a C-contiguous float32 array in float, anything else as float64.
+double reshaped_norm(py::array weight, bool transposed, int threads) {
+  if (weight.ndim() != 3 && weight.ndim() != 4)
+    throw std::invalid_argument("expected a 3-D or 4-D weight");
+  ConvSpec spec;  // only the weight's shape matters; a valid layer around it
+  spec.spatial_dims = int(weight.ndim()) - 2;
+  spec.weight_dim0 = weight.shape(0);
+  spec.weight_dim1 = weight.shape(1);
+  spec.kernel = spec.spatial_dims == 1 ? Extent{1, weight.shape(2)}
+                                       : Extent{weight.shape(2), weight.shape(3)};
+  spec.input = spec.kernel;
+  spec.transposed = transposed;
+  if ((weight.flags() & py::array::c_style) && py::isinstance<py::array_t<float>>(weight)) {
+    const float* data = static_cast<const float*>(weight.data());
+    py::gil_scoped_release release;
+    return reshaped_weight_norm(spec, data, threads);
+  }
+  const auto converted = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(weight);
+  if (!converted) throw std::invalid_argument("the weight must be an array of real numbers");
+  const double* data = converted.data();
+  py::gil_scoped_release release;
+  return reshaped_weight_norm(spec, data, threads);
 }
 
 }  // namespace
@@ -113,5 +141,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("padding_mode"),
         py::arg("transposed"), py::arg("tolerance"), py::arg("all_values"),
         py::arg("precision"), py::arg("threads"), py::arg("dense_limit"),
-        py::arg("gram_source"), py::arg("max_memory_bytes"));
+        py::arg("gram_source"), py::arg("max_memory_bytes"), py::arg("reshaped_norm"));
+  m.def("reshaped_norm", &reshaped_norm, py::arg("weight"), py::arg("transposed"),
+        py::arg("threads"));
 }

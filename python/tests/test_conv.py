@@ -159,3 +159,18 @@ def test_result_object():
     assert float(r) == pytest.approx(2 ** 0.5)
     assert "ConvNorm(spectral_norm=1.41421356" in repr(r)
     assert r.method == "circular-exact" and r.input_shape == (1, 4, 4)
+
+
+@pytest.mark.parametrize("transposed", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_reshaped_weight_norm_is_of_the_weight_at_the_call(transposed, dtype):
+    # What torch.nn.utils.spectral_norm divides by: sigma_1 of the weight reshaped along dim 0
+    # (dim 1 when transposed). Computed on first use, from the weight as it was at the call.
+    w = np.random.default_rng(5).standard_normal((6, 4, 3, 3)).astype(dtype)
+    rows = np.moveaxis(w, 1, 0) if transposed else w
+    expected = np.linalg.svd(rows.reshape(rows.shape[0], -1).astype(np.float64),
+                             compute_uv=False)[0]
+    r = lipschitz.conv_norm(w, 8, padding=1, transposed=transposed)
+    w *= 10   # an optimiser step after the call
+    assert r.reshaped_weight_norm == pytest.approx(expected, rel=1e-12)
+    assert r.to_dict()["reshaped_weight_norm"] == r.reshaped_weight_norm

@@ -9,7 +9,12 @@
 #include "dense_reference.hpp"
 #include "tolerances.hpp"
 
+#include <Eigen/SVD>
+
 #include <cmath>
+#include <random>
+#include <tuple>
+#include <type_traits>
 
 using namespace lipschitz;
 using namespace lipschitz::test;
@@ -369,6 +374,54 @@ TEST_CASE("reshaped weight norm is what spectral_norm would report, and not a bo
   // Transposed: rows are dim 1 → two rows [3, 0] and [0, 4] → norm 4.
   s.transposed = true;
   CHECK(reshaped_weight_norm(s, w.data()) == doctest::Approx(4.0));
+}
+
+TEST_CASE_TEMPLATE("reshaped weight norm equals the SVD of the reshaped weight", T, float, double) {
+  // Both sides of the Gram path (more columns than rows and the reverse), plain and transposed,
+  // against Eigen's JacobiSVD of the matrix built here from PyTorch's reshape.
+  // The value is computed in double from the T inputs, so double's slack holds for both.
+  const double tol = kReferenceSlack;
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal(0.0, 1e-3);
+  for (const auto& [d0, d1, k] : {std::tuple{6, 5, 3}, std::tuple{40, 3, 1}, std::tuple{3, 40, 2}})
+    for (bool transposed : {false, true}) {
+      ConvSpec s;
+      s.weight_dim0 = d0;
+      s.weight_dim1 = d1;
+      s.kernel = {k, k};
+      s.input = {8, 8};
+      s.transposed = transposed;
+      std::vector<T> w(std::size_t(d0 * d1 * k * k));
+      for (auto& v : w) v = T(normal(rng));
+      const Index rows = transposed ? d1 : d0, cols = Index(w.size()) / rows;
+      Eigen::MatrixXd m(rows, cols);
+      for (Index a = 0; a < d0; ++a)
+        for (Index b = 0; b < d1; ++b)
+          for (Index t = 0; t < k * k; ++t) {
+            const double v = w[std::size_t((a * d1 + b) * k * k + t)];
+            if (transposed)
+              m(b, a * k * k + t) = v;
+            else
+              m(a, b * k * k + t) = v;
+          }
+      const double sigma = Eigen::JacobiSVD<Eigen::MatrixXd>(m).singularValues()(0);
+      CAPTURE(d0);
+      CAPTURE(transposed);
+      CHECK(reshaped_weight_norm(s, w.data()) == doctest::Approx(sigma).epsilon(tol));
+    }
+}
+
+TEST_CASE("reshaped weight norm of a reshape too large for its Gram matrix (Lanczos on W)") {
+  // 2050 × 2050 (a 1 × 1 convolution): above the Gram path's 2048 limit. W = I with one entry 5:
+  // σ₁ = 5 exactly.
+  ConvSpec s;
+  s.weight_dim0 = s.weight_dim1 = 2050;
+  s.kernel = {1, 1};
+  s.input = {2, 2};
+  std::vector<double> w(std::size_t(2050) * 2050, 0.0);
+  for (std::size_t i = 0; i < 2050; ++i) w[i * 2050 + i] = 1.0;
+  w[7 * 2050 + 7] = 5.0;
+  CHECK(reshaped_weight_norm(s, w.data()) == doctest::Approx(5.0).epsilon(kReferenceSlack));
 }
 
 TEST_CASE("a spectrum above max_stored_spectrum_bytes is computed on demand, with the same bounds") {

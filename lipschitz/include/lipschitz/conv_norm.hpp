@@ -125,8 +125,8 @@ ConvNormResult analyze_conv_in(const ConvSpec& spec, const double* weight,
 /// σ₁ of the weight reshaped to a matrix as `torch.nn.utils.spectral_norm` does (and Miyato et
 /// al. 2018): `weight_dim0 × (rest)` for convolutions, `weight_dim1 × (rest)` for transposed
 /// ones (PyTorch uses dim = 1 there). Not a bound on the layer's norm (ALGORITHMS.md §5); shown
-/// for contrast.
+/// for contrast. `threads` as ConvNormOptions::threads (0: every core).
 template <class T>
-double reshaped_weight_norm(const ConvSpec& spec, const T* weight);
+double reshaped_weight_norm(const ConvSpec& spec, const T* weight, int threads = 0);
 
 }  // namespace lipschitz
