@@ -195,12 +195,20 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
   const int threads = detail::resolve_threads(options.threads);
   ConvNormResult r;
 
-  // Dense when the Gram matrix of the smaller side is small and the operator itself fits in
-  // dense_limit² entries: wide or tall maps (a final 512×4×4 → 1 conv) are solved exactly.
-  const bool dense = !conv.circular && std::min(in_dim, out_dim) <= options.dense_limit &&
+  // Small when the Gram matrix of the smaller side is small and the operator itself fits in
+  // dense_limit² entries: wide or tall maps (a final 512×4×4 → 1 conv) are solved exactly, a
+  // zero-padded one as one dense matrix. A small circular layer with a single frequency (a Linear
+  // layer, a 1 × 1 conv on one pixel) is one matrix too: its block is solved rather than σ₁
+  // certified only to the tolerance (a 128 × 128 Linear had been reported as
+  // [3.41072, 3.41107] at the trainer's 1e-4).
+  const bool small = std::min(in_dim, out_dim) <= options.dense_limit &&
                      double(in_dim) * double(out_dim) <=
                          double(options.dense_limit) * double(options.dense_limit);
+  const bool dense = !conv.circular && small;
   const Extent torus = minimal_torus(conv);
+  const bool one_frequency = torus[0] == conv.stride[0] && torus[1] == conv.stride[1];
+  const bool every_block =
+      conv.circular && (options.all_singular_values || (small && one_frequency));
   const double block_bytes = [&] {
     const double rows = double(conv.out_channels / conv.groups);
     const double cols = double(conv.in_channels / conv.groups * conv.stride[0] * conv.stride[1]);
@@ -241,8 +249,7 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
   // the user asks, in double, for the search only (the full spectrum needs every block), and
   // not where the FFT operator above would need the stored spectrum. The blocks are then
   // never formed: the spectrum is kept on demand, which costs only a copy of the weight.
-  const bool taps_possible = std::is_same_v<T, double> && !dense &&
-                             !(conv.circular && options.all_singular_values);
+  const bool taps_possible = std::is_same_v<T, double> && !dense && !every_block;
   const bool use_taps =
       taps_possible && (options.gram_source == GramSource::taps ||
                         (options.gram_source == GramSource::automatic && !fft_operator &&
@@ -285,12 +292,13 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
 
   if (conv.circular) {
     r.method = ConvMethod::circular_exact;
-    if (!options.all_singular_values) {
+    if (!every_block) {
       r.circular = search(norm_options);
       r.lower_bound = r.circular.lower;
       r.upper_bound = r.circular.upper;
     } else {
-      // Every block is solved anyway: σ₁ is the first value, widened by the rounding margin.
+      // Every block solved (asked for, or a small layer): σ₁ is the first value, widened by the
+      // rounding margin.
       check_memory(spectrum_bytes + block_bytes +
                        double(out_dim < in_dim ? out_dim : in_dim) * (sizeof(T) + sizeof(double)),
                    options, "the full list of singular values");
@@ -307,6 +315,7 @@ ConvNormResult analyze_scaled(const ConvSpec& spec, const T* weight, const ConvN
       r.circular.lower = r.lower_bound;
       r.circular.upper = r.upper_bound;
       r.circular.blocks = r.circular.resolved = spectrum.frequency_count() * conv.groups;
+      if (!options.all_singular_values) r.singular_values.clear();
     }
   } else if (dense) {
     r.method = ConvMethod::dense_svd;

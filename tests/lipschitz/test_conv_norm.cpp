@@ -376,6 +376,39 @@ TEST_CASE("reshaped weight norm is what spectral_norm would report, and not a bo
   CHECK(reshaped_weight_norm(s, w.data()) == doctest::Approx(4.0));
 }
 
+TEST_CASE_TEMPLATE("a Linear layer (one frequency) is solved, not searched to the tolerance", T,
+                   float, double) {
+  // y = W x as the trainer and the report model it: a 1-tap circular 1-D conv on one pixel.
+  ConvSpec s;
+  s.spatial_dims = 1;
+  s.weight_dim0 = 96;
+  s.weight_dim1 = 128;
+  s.padding_mode = PaddingMode::circular;
+  std::mt19937_64 rng(17);
+  const auto w = random_weight(s, rng);
+  Eigen::MatrixXd m(96, 128);
+  for (Index i = 0; i < 96; ++i)
+    for (Index j = 0; j < 128; ++j) m(i, j) = double(T(w[std::size_t(i * 128 + j)]));
+  const double sigma = Eigen::JacobiSVD<Eigen::MatrixXd>(m).singularValues()(0);
+  ConvNormOptions o;
+  o.tolerance = 1e-4;  // the trainer's default: the search would stop at a 1e-4 interval
+  const ConvNormResult r = run<T>(s, w, o);
+  CHECK(r.method == ConvMethod::circular_exact);
+  CHECK(r.circular.resolved == 1);  // the one block solved
+  CHECK(r.lower_bound <= sigma * (1 + kReferenceSlack));
+  CHECK(r.upper_bound >= sigma * (1 - kReferenceSlack));
+  CHECK(r.singular_values.empty());  // not asked for
+  if constexpr (std::is_same_v<T, double>) {
+    CHECK(r.exact);
+    CHECK(r.upper_bound - r.lower_bound <= kDoubleTol * 1e-3 * sigma);  // rounding only
+  }
+  // With the dense path off, the certified search runs instead; its interval holds too.
+  o.dense_limit = 0;
+  const ConvNormResult searched = run<T>(s, w, o);
+  CHECK(searched.lower_bound <= sigma * (1 + kReferenceSlack));
+  CHECK(searched.upper_bound >= sigma * (1 - kReferenceSlack));
+}
+
 TEST_CASE_TEMPLATE("reshaped weight norm equals the SVD of the reshaped weight", T, float, double) {
   // Both sides of the Gram path (more columns than rows and the reverse), plain and transposed,
   // against Eigen's JacobiSVD of the matrix built here from PyTorch's reshape.

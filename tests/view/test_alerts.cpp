@@ -98,8 +98,8 @@ TEST_CASE("gradient_norm_drift: WGAN-GP's E|grad D| far from 1 for 5 records") {
   CHECK(a.ongoing);
   CHECK(
       a.message ==
-      "E‖∇D(x̂)‖ = 2.7 at step 900 (target 1 under WGAN-GP, λ = 10; |mean − 1| > 0.5 for the last 5 "
-      "records, steps 500–900; farthest 3.1 at step 700)");
+      "E‖∇D(x̂)‖ = 2.7 at step 900 (target 1.01 = 1 + W/(2λ·E‖∇D(x̂)‖) under WGAN-GP, λ = 10; "
+      "|mean / target − 1| > 0.5 for the last 5 records, steps 500–900; farthest 3.1 at step 700)");
   CHECK(format_alert(a) == "warning  gradient_norm_drift  steps 500–900: " + a.message);
 
   SUBCASE("4 records are not enough") {
@@ -147,8 +147,41 @@ TEST_CASE("gradient_norm_drift: low norms during the warm-up are expected") {
     const auto high = records(6, [](Record& r, int) { set(r, "grad_norm_mean", 1.8); });
     const auto h = of_kind(detect_alerts(high, c), AlertKind::kGradientNormDrift);
     REQUIRE(h.size() == 1);
-    CHECK(h[0].message.find("mean − 1 > 0.5") != std::string::npos);
+    CHECK(h[0].message.find("mean / target − 1 > 0.5") != std::string::npos);
   }
+}
+
+TEST_CASE("gradient_norm_drift: the target is where the penalty weight holds the norm") {
+  Record r = healthy(0);  // W 0.5, mean 1
+  CHECK(grad_norm_target(r, 10) == doctest::Approx(1.025));
+  CHECK(grad_norm_target(r, 0.1) == doctest::Approx(3.5));
+  CHECK(grad_norm_target(r, 0) == 1);
+  set(r, "wasserstein_estimate", -0.2);
+  CHECK(grad_norm_target(r, 10) == 1);
+
+  // The default demo's setting (λ = 0.1, the paper's toy runs): the penalty holds the mean near
+  // 2.4 with W near 0.9, target 1 + 0.9/(0.2·2.4) ≈ 2.9. Not a drift.
+  RunConfig c = config("wgan-gp", "8gaussians", 1000);
+  c.lambda = 0.1;
+  const auto demo = records(10, [](Record& rec, int i) {
+    set(rec, "grad_norm_mean", 2.3 + 0.02 * i);
+    set(rec, "wasserstein_estimate", 0.95 - 0.01 * i);
+  });
+  CHECK(of_kind(detect_alerts(demo, c), AlertKind::kGradientNormDrift).empty());
+  // An injected blow-up from step 500: the critic scaled by 20 scales W and the mean alike, the
+  // target stays near 2.9, and the mean (≈ 48) is far above it.
+  auto blown = demo;
+  for (int i = 5; i < 10; ++i) {
+    set(blown[i], "grad_norm_mean", 20 * blown[i].value("grad_norm_mean"));
+    set(blown[i], "wasserstein_estimate", 20 * blown[i].value("wasserstein_estimate"));
+  }
+  const auto a = of_kind(detect_alerts(blown, c), AlertKind::kGradientNormDrift);
+  REQUIRE(a.size() == 1);
+  CHECK(a[0].first_step == 500);
+  CHECK(a[0].message.find("(target 2.") != std::string::npos);
+  // The same mean under λ = 10 (target ≈ 1.02) was a drift before the critic blew up too.
+  c.lambda = 10;
+  CHECK(of_kind(detect_alerts(demo, c), AlertKind::kGradientNormDrift).size() == 1);
 }
 
 TEST_CASE("spectral_norm_growth: a layer above 10x its first value") {

@@ -144,7 +144,7 @@ TEST_CASE("alerts are in the page, escaped, critical first") {
   write_run(dir, 8, "8gaussians", false);
   std::string lines;
   for (int i = 0; i < 8; ++i)
-    lines += record_json(100LL * i, i >= 2 ? 2.7 : 1.0, 0.5, 0.5, i == 7 ? 30.0 : 1.0) + "\n";
+    lines += record_json(100LL * i, i >= 2 ? 5.4 : 2.16, 0.5, 0.5, i == 7 ? 30.0 : 1.0) + "\n";
   lines += "{\"step\": 800, \"critic_loss\": null}\n";
   write_text(dir + "/metrics.jsonl", lines);
   const ViewResult r = write_view(dir);
@@ -155,7 +155,7 @@ TEST_CASE("alerts are in the page, escaped, critical first") {
   CHECK(html.find("<span class=\"kind\">non_finite</span>") != std::string::npos);
   CHECK(html.find("<span class=\"kind\">gradient_norm_drift</span>") != std::string::npos);
   CHECK(html.find("<span class=\"kind\">spectral_norm_growth fc1</span>") != std::string::npos);
-  CHECK(html.find("E‖∇D(x̂)‖ = 2.7 at step 700") != std::string::npos);
+  CHECK(html.find("E‖∇D(x̂)‖ = 5.4 at step 700") != std::string::npos);
   CHECK(check_markup(html, true).ok);
 }
 

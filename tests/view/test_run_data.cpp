@@ -28,7 +28,7 @@ TEST_CASE("a complete run directory") {
   REQUIRE(run.records.size() == 4);
   CHECK(run.records[2].step == 200);
   CHECK(run.records[2].value("seconds") == doctest::Approx(2.0));
-  CHECK(run.records[0].value("grad_norm_mean") == doctest::Approx(1.0));
+  CHECK(run.records[0].value("grad_norm_mean") == doctest::Approx(2.16));
   CHECK(std::isnan(run.records[0].value("no_such_key")));
   CHECK(run.records[0].has("modes_covered"));
   CHECK_FALSE(run.records[0].has("no_such_key"));

@@ -53,9 +53,10 @@ struct ConvNormOptions {
   /// (NormOptions::gram_steps).
   int gram_steps = 0;
   int lanczos_steps = 64;  ///< Krylov dimension for the zero-padding lower bound
-  /// Zero-padded layers whose operator has at most dense_limit² entries, and at most
-  /// dense_limit rows or columns on its smaller side, are solved exactly as a dense matrix.
-  /// 0 disables the dense path.
+  /// Layers whose operator has at most dense_limit² entries, and at most dense_limit rows or
+  /// columns on its smaller side, are solved exactly whatever the tolerance: zero-padded ones as
+  /// a dense matrix, circular ones with a single frequency (Linear layers) by their block's SVD.
+  /// 0 disables this.
   Index dense_limit = 1024;
   /// Refuse layers needing more than this many bytes (ResourceError); 0: ¾ of physical memory.
   double max_memory_bytes = 0;

@@ -24,7 +24,7 @@ namespace lipschitz::view {
 
 /// WGAN-GP's target for E‖∇D(x̂)‖ at interpolates (Gulrajani et al. 2017, Proposition 1).
 inline constexpr double kGradNormTarget = 1.0;
-/// Gradient-norm drift: |E‖∇D(x̂)‖ − 1| above this …
+/// Gradient-norm drift: |E‖∇D(x̂)‖ / target − 1| above this (target: grad_norm_target()) …
 inline constexpr double kGradNormDriftTolerance = 0.5;
 /// … for at least this many consecutive records.
 inline constexpr int kGradNormDriftRecords = 5;
@@ -96,6 +96,13 @@ struct AlertOptions {
   int overfit_records = kOverfitRecords;  ///< ≥ 1
   double overfit_min_w = kOverfitMinW;
 };
+
+/// Where a WGAN-GP penalty of weight λ holds E‖∇D(x̂)‖ at record `r`: 1 + W/(2λ·E‖∇D(x̂)‖), with
+/// W the record's wasserstein_estimate. For D = c·f with ‖∇f‖ = 1 on the interpolates, the
+/// critic loss −c·W(f) + λ(c − 1)² is least at c = 1 + W(f)/(2λ), and W(f) = W/c with c the
+/// measured mean. 1 where λ, W or the mean is missing or not positive. An injected blow-up
+/// (D scaled by s) scales W and the mean alike and leaves the target where it was.
+double grad_norm_target(const Record& r, double lambda);
 
 /// Every alert over `records` (in step order), ordered by severity (critical first), then
 /// ongoing before ended, then first step. `config` gives the objective (gradient-norm drift
