@@ -1,10 +1,11 @@
 // `lipschitz eval RUN_DIR` (the program lipschitz-eval): sample quality of a run's generator.
 
+#include "command_errors.hpp"
+
 #include <gan/evaluation.hpp>
 
 #include <lipschitz/json_writer.hpp>
 
-#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 #include <gan/threads.hpp>
 
@@ -108,14 +109,7 @@ int main(int argc, char** argv) {
                 << ")\n  feature classifier   test accuracy " << 100 * r.classifier_accuracy
                 << " %  (" << r.classifier_path << ")\n";
     return 0;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "lipschitz eval: " << e.what() << "\n";
-    return 2;
-  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
-    std::cerr << "lipschitz eval: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "lipschitz eval: error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return lipschitz::tools::command_error_exit("eval");
   }
 }

@@ -1,11 +1,12 @@
 // `lipschitz sample RUN_DIR` (the program lipschitz-sample): a PNG of the run's generator — an
 // image grid, or for 2-D data a scatter plot over real samples.
 
+#include "command_errors.hpp"
+
 #include <gan/samples.hpp>
 #include <gan/threads.hpp>
 #include <gan/trainer.hpp>
 
-#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 
 #include <iostream>
@@ -56,14 +57,7 @@ int main(int argc, char** argv) {
     write_samples(trainer, out, count, vm["seed"].as<unsigned long long>());
     std::cout << out << "  (" << count << " samples at step " << trainer.steps_done() << ")\n";
     return 0;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "lipschitz sample: " << e.what() << "\n";
-    return 2;
-  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
-    std::cerr << "lipschitz sample: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "lipschitz sample: error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return lipschitz::tools::command_error_exit("sample");
   }
 }

@@ -1,13 +1,14 @@
 // `lipschitz train` (the program lipschitz-train): trains a GAN, WGAN or WGAN-GP with live
 // Lipschitz monitoring. Parses options, calls gan::start_training / resume_training, prints.
 
+#include "command_errors.hpp"
+
 #include <gan/image_data.hpp>
 #include <gan/trainer.hpp>
 #include <gan/training_run.hpp>
 #include <view/alerts.hpp>
 #include <view/page.hpp>
 
-#include <c10/util/Exception.h>
 #include <boost/program_options.hpp>
 #include <gan/threads.hpp>
 
@@ -289,15 +290,8 @@ int main(int argc, char** argv) {
         std::cerr << "lipschitz train: error: " << summary.message << "\n";
         return 3;
     }
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "lipschitz train: " << e.what() << "\n";
-    return 2;
-  } catch (const c10::Error& e) {  // LibTorch's own: its message without the C++ backtrace
-    std::cerr << "lipschitz train: error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "lipschitz train: error: " << e.what() << "\n";
-    return 1;
+  } catch (...) {
+    return lipschitz::tools::command_error_exit("train");
   }
   return 1;
 }
