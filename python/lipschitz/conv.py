@@ -83,10 +83,8 @@ def _as_array(weight):
     return np.asarray(weight)
 
 
-def _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode, transposed,
-             tolerance, all_values, precision, threads, dense_limit, gram_source, max_memory,
-             w=None):
-    w = _as_array(weight) if w is None else w
+def _analyze(w, input_size, stride, padding, dilation, groups, padding_mode, transposed,
+             tolerance, all_values, precision, threads, dense_limit, gram_source, max_memory):
     if w.ndim not in (3, 4):
         raise ValueError("expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, "
                          f"got shape {tuple(w.shape)}")
@@ -106,7 +104,7 @@ def _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode
         w, _pair(input_size, "input_size", nd, 1), _pair(stride, "stride", nd, 1),
         _pair(padding, "padding", nd, 0), _pair(dilation, "dilation", nd, 1), int(groups),
         padding_mode, bool(transposed), float(tolerance), all_values, precision, int(threads),
-        int(dense_limit), gram_source, float(max_memory) * 2.0**30, False)
+        int(dense_limit), gram_source, float(max_memory) * 2.0**30)
     return json.loads(text), values, address
 
 
@@ -121,9 +119,9 @@ def conv_norm(weight, input_size, stride=1, padding=0, dilation=1, groups=1,
     (max_memory in GiB, 0: 3/4 of RAM). Returns a ConvNorm. Raises ValueError for bad shapes or
     options, lipschitz.ResourceError (a MemoryError) for a layer that would not fit."""
     w = _as_array(weight)
-    d, _, _ = _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode,
+    d, _, _ = _analyze(w, input_size, stride, padding, dilation, groups, padding_mode,
                        transposed, tolerance, False, precision, threads, dense_limit,
-                       gram_source, max_memory, w)
+                       gram_source, max_memory)
     # A copy: the caller may change the weight (an optimiser step) before asking.
     return ConvNorm(d, reshaped=(np.array(w, order="C"), bool(transposed), int(threads)))
 
@@ -135,9 +133,9 @@ def conv_spectrum(weight, input_size, stride=1, padding=0, dilation=1, groups=1,
 
     Exact for circular padding, and for zero padding when the operator has at most dense_limit
     rows or columns on its smaller side; other layers raise ValueError."""
-    d, values, _ = _analyze(weight, input_size, stride, padding, dilation, groups, padding_mode,
-                            transposed, tolerance, True, precision, threads, dense_limit, "auto",
-                            max_memory)
+    d, values, _ = _analyze(_as_array(weight), input_size, stride, padding, dilation, groups,
+                            padding_mode, transposed, tolerance, True, precision, threads,
+                            dense_limit, "auto", max_memory)
     if values.size == 0:
         raise ValueError("only circular layers and zero-padded operators of at most dense_limit "
                          "rows and columns have an exact spectrum")

@@ -120,7 +120,8 @@ class Monitor:
                   "seconds": time.perf_counter() - self._start - self._monitor_seconds}
 
         with torch.no_grad():
-            d_real, d_fake = critic(real).mean().item(), critic(fake).mean().item()
+            s_real, s_fake = critic(real), critic(fake)
+        d_real, d_fake = s_real.mean().item(), s_fake.mean().item()
         if self._generator is None:
             self._generator = torch.Generator(device=real.device).manual_seed(self.seed)
         eps = torch.rand((n,) + (1,) * (real.dim() - 1), generator=self._generator,
@@ -131,10 +132,9 @@ class Monitor:
         penalty = (self.penalty_weight * ((g_hat - 1) ** 2).mean().item()
                    if self.objective == "wgan-gp" else 0.0)
         if self.objective == "gan":
-            with torch.no_grad():
-                sp = torch.nn.functional.softplus
-                critic_loss = (sp(-critic(real)).mean() + sp(critic(fake)).mean()).item()
-                generator_loss = sp(-critic(fake)).mean().item()
+            sp = torch.nn.functional.softplus
+            critic_loss = (sp(-s_real).mean() + sp(s_fake).mean()).item()
+            generator_loss = sp(-s_fake).mean().item()
         else:
             critic_loss, generator_loss = -w + penalty, -d_fake
         record.update({"wasserstein_estimate": w, "critic_loss": critic_loss,

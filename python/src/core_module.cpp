@@ -22,32 +22,38 @@ namespace {
 
 Extent extent(const std::pair<Index, Index>& p) { return {p.first, p.second}; }
 
-// Analyses one layer. Returns (the CLI's JSON object as text, the singular values, the address
-// of the weight buffer the engine read). A C-contiguous float32 or float64 array is read in
-// place when its dtype is the compute precision's (float64 with "double", either with "float");
-// anything else is converted once. The GIL is released while the engine runs. With
-// `reshaped` false, reshaped_weight_norm is left out of the JSON (null): the Python side computes
-// it with reshaped_norm() when asked, since it can cost a third of a wide layer's analysis.
-std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
-    py::array weight, std::pair<Index, Index> input, std::pair<Index, Index> stride,
-    std::pair<Index, Index> padding, std::pair<Index, Index> dilation, Index groups,
-    const std::string& padding_mode, bool transposed, double tolerance, bool all_values,
-    const std::string& precision, int threads, Index dense_limit, const std::string& gram_source,
-    double max_memory_bytes, bool reshaped_norm) {
+// The shape part of a layer's spec, from its weight in PyTorch's layout.
+ConvSpec weight_spec(const py::array& weight) {
   if (weight.ndim() != 3 && weight.ndim() != 4)
     throw std::invalid_argument(
         "expected a 3-D (1-D convolution) or 4-D (2-D convolution) weight, got " +
         std::to_string(weight.ndim()) + " dimensions");
   for (py::ssize_t d = 0; d < weight.ndim(); ++d)
     if (weight.shape(d) < 1) throw std::invalid_argument("the weight has an empty dimension");
-  if (precision != "double" && precision != "float")
-    throw std::invalid_argument("precision must be 'double' or 'float', got '" + precision + "'");
   ConvSpec spec;
   spec.spatial_dims = int(weight.ndim()) - 2;
   spec.weight_dim0 = weight.shape(0);
   spec.weight_dim1 = weight.shape(1);
   spec.kernel = spec.spatial_dims == 1 ? Extent{1, weight.shape(2)}
                                        : Extent{weight.shape(2), weight.shape(3)};
+  return spec;
+}
+
+// Analyses one layer. Returns (the CLI's JSON object as text, the singular values, the address
+// of the weight buffer the engine read). A C-contiguous float32 or float64 array is read in
+// place when its dtype is the compute precision's (float64 with "double", either with "float");
+// anything else is converted once. The GIL is released while the engine runs.
+// reshaped_weight_norm is left out of the JSON (null): the Python side computes it with
+// reshaped_norm() when asked, since it can cost a third of a wide layer's analysis.
+std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
+    py::array weight, std::pair<Index, Index> input, std::pair<Index, Index> stride,
+    std::pair<Index, Index> padding, std::pair<Index, Index> dilation, Index groups,
+    const std::string& padding_mode, bool transposed, double tolerance, bool all_values,
+    const std::string& precision, int threads, Index dense_limit, const std::string& gram_source,
+    double max_memory_bytes) {
+  if (precision != "double" && precision != "float")
+    throw std::invalid_argument("precision must be 'double' or 'float', got '" + precision + "'");
+  ConvSpec spec = weight_spec(weight);
   spec.input = extent(input);
   spec.stride = extent(stride);
   spec.padding = extent(padding);
@@ -87,18 +93,15 @@ std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
   }
 
   ConvNormResult r;
-  double reshaped = std::numeric_limits<double>::quiet_NaN();  // written as null
   {
     py::gil_scoped_release release;
-    if (f32) {
+    if (f32)
       r = analyze_conv<float>(spec, f32, options);
-      if (reshaped_norm) reshaped = reshaped_weight_norm(spec, f32, threads);
-    } else {
+    else
       r = precision == "float" ? analyze_conv_in<float>(spec, f64, options)
                                : analyze_conv<double>(spec, f64, options);
-      if (reshaped_norm) reshaped = reshaped_weight_norm(spec, f64, threads);
-    }
   }
+  const double reshaped = std::numeric_limits<double>::quiet_NaN();  // written as null
   std::ostringstream json;
   write_conv_json(json, spec, r, reshaped, precision, options, false);
   py::array_t<double> values(py::ssize_t(r.singular_values.size()));
@@ -110,14 +113,7 @@ std::tuple<std::string, py::array_t<double>, std::uintptr_t> conv_analyze(
 // σ₁ of the weight reshaped as torch.nn.utils.spectral_norm does (reshaped_weight_norm()), with
 // the GIL released; a C-contiguous float32 array in float, anything else as float64.
 double reshaped_norm(py::array weight, bool transposed, int threads) {
-  if (weight.ndim() != 3 && weight.ndim() != 4)
-    throw std::invalid_argument("expected a 3-D or 4-D weight");
-  ConvSpec spec;  // only the weight's shape matters; a valid layer around it
-  spec.spatial_dims = int(weight.ndim()) - 2;
-  spec.weight_dim0 = weight.shape(0);
-  spec.weight_dim1 = weight.shape(1);
-  spec.kernel = spec.spatial_dims == 1 ? Extent{1, weight.shape(2)}
-                                       : Extent{weight.shape(2), weight.shape(3)};
+  ConvSpec spec = weight_spec(weight);  // only the weight's shape matters: a valid layer around it
   spec.input = spec.kernel;
   spec.transposed = transposed;
   if ((weight.flags() & py::array::c_style) && py::isinstance<py::array_t<float>>(weight)) {
@@ -141,7 +137,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("padding"), py::arg("dilation"), py::arg("groups"), py::arg("padding_mode"),
         py::arg("transposed"), py::arg("tolerance"), py::arg("all_values"),
         py::arg("precision"), py::arg("threads"), py::arg("dense_limit"),
-        py::arg("gram_source"), py::arg("max_memory_bytes"), py::arg("reshaped_norm"));
+        py::arg("gram_source"), py::arg("max_memory_bytes"));
   m.def("reshaped_norm", &reshaped_norm, py::arg("weight"), py::arg("transposed"),
         py::arg("threads"));
 }

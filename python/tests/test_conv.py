@@ -104,8 +104,9 @@ def test_reads_in_place():
                                            "double", 0, 1024, "auto", 0)
     assert address == w64.ctypes.data
     t32 = torch.randn(8, 4, 3, 3)
-    _, _, address = lipschitz.conv._analyze(t32, 8, 1, 1, 1, 1, "zeros", False, 1e-6, False,
-                                           "float", 0, 1024, "auto", 0)
+    _, _, address = lipschitz.conv._analyze(lipschitz.conv._as_array(t32), 8, 1, 1, 1, 1,
+                                           "zeros", False, 1e-6, False, "float", 0, 1024, "auto",
+                                           0)
     assert address == t32.data_ptr()
     # A strided view is converted once, and gives the same answer as its copy.
     view = w64[:, ::2]
