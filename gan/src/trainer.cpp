@@ -161,17 +161,18 @@ at::Tensor Trainer::latent(std::int64_t n, at::Generator& generator) const {
   return at::randn({n, options_.latent_dim}, generator, at::kFloat).to(device_);
 }
 
-at::Tensor Trainer::critic_loss(const at::Tensor& real, const at::Tensor& fake, at::Generator& rng,
-                                at::Tensor* penalty, at::Tensor* wasserstein) {
+Trainer::CriticLoss Trainer::critic_loss(const at::Tensor& real, const at::Tensor& fake,
+                                         at::Generator& rng) {
   // One forward pass over both batches: the critic has no batch-coupled layer (no BatchNorm;
   // LayerNorm is per sample), so this equals two passes, with half the kernel launches and
   // larger GEMMs (measured: bench/README.md).
   const at::Tensor d_both = critic_->forward(at::cat({real, fake}));
   const at::Tensor d_real = d_both.slice(0, 0, real.size(0));
   const at::Tensor d_fake = d_both.slice(0, real.size(0));
-  *wasserstein = d_real.mean() - d_fake.mean();
-  *penalty = at::zeros({}, d_real.options());
-  at::Tensor loss = critic_objective(options_.objective, d_real, d_fake);
+  CriticLoss c;
+  c.wasserstein = d_real.mean() - d_fake.mean();
+  c.penalty = at::zeros({}, d_real.options());
+  c.loss = critic_objective(options_.objective, d_real, d_fake);
   if (options_.objective == Objective::wgan_gp) {
     // Gulrajani et al. 2017, Algorithm 1: x̂ = εx + (1 − ε)x̃, ε ~ U[0, 1] per sample.
     std::vector<std::int64_t> eps_shape(static_cast<std::size_t>(real.dim()), 1);
@@ -180,10 +181,10 @@ at::Tensor Trainer::critic_loss(const at::Tensor& real, const at::Tensor& fake, 
     const at::Tensor x_hat = eps * real + (1 - eps) * fake;
     const at::Tensor norms = input_gradient_norms(critic_, x_hat, /*create_graph=*/true);
     const at::Tensor excess = options_.one_sided ? torch::clamp_min(norms - 1, 0) : norms - 1;
-    *penalty = options_.lambda * excess.pow(2).mean();
-    loss = loss + *penalty;
+    c.penalty = options_.lambda * excess.pow(2).mean();
+    c.loss = c.loss + c.penalty;
   }
-  return loss;
+  return c;
 }
 
 StepResult Trainer::step() {
@@ -193,7 +194,7 @@ StepResult Trainer::step() {
     torch::NoGradGuard no_grad;
     critic_->layers().front().weight.fill_(std::nan(""));
   }
-  at::Tensor loss, penalty, wasserstein;
+  CriticLoss c;
   for (std::int64_t i = 0; i < options_.critic_iters; ++i) {
     const at::Tensor real = data_.sample(batch, train_rng_).to(device_);
     at::Tensor fake;
@@ -202,8 +203,8 @@ StepResult Trainer::step() {
       fake = fake_batch(batch, train_rng_);
     }
     critic_opt_->zero_grad();
-    loss = critic_loss(real, fake, train_rng_, &penalty, &wasserstein);
-    loss.backward();
+    c = critic_loss(real, fake, train_rng_);
+    c.loss.backward();
     critic_opt_->step();
     if (options_.objective == Objective::wgan) {
       // Arjovsky et al. 2017, Algorithm 1: clip to [−c, c] after every critic update.
@@ -229,9 +230,9 @@ StepResult Trainer::step() {
   }
   ++step_;
 
-  result.critic_loss = loss.item<double>();
-  result.gradient_penalty = penalty.item<double>();
-  result.wasserstein_estimate = wasserstein.item<double>();
+  result.critic_loss = c.loss.item<double>();
+  result.gradient_penalty = c.penalty.item<double>();
+  result.wasserstein_estimate = c.wasserstein.item<double>();
   result.generator_loss = g_loss.item<double>();
   // A generator update that turned its parameters NaN shows in the next step's losses; the
   // last step's is caught by parameters_finite() before its checkpoint.
@@ -265,14 +266,13 @@ MonitorRecord Trainer::monitor(bool with_spectra) {
     for (std::size_t i = 0; i < buffers.size(); ++i) buffers[i].copy_(saved[i]);
   }
 
-  at::Tensor penalty, wasserstein;
-  const at::Tensor loss = critic_loss(real, fake, monitor_rng_, &penalty, &wasserstein);
-  r.critic_loss = loss.item<double>();
-  r.gradient_penalty = penalty.item<double>();
-  r.wasserstein_estimate = wasserstein.item<double>();
-  const at::Tensor held_loss = critic_loss(held, fake, monitor_rng_, &penalty, &wasserstein);
-  r.heldout_critic_loss = held_loss.item<double>();
-  r.heldout_wasserstein_estimate = wasserstein.item<double>();
+  const CriticLoss on_real = critic_loss(real, fake, monitor_rng_);
+  r.critic_loss = on_real.loss.item<double>();
+  r.gradient_penalty = on_real.penalty.item<double>();
+  r.wasserstein_estimate = on_real.wasserstein.item<double>();
+  const CriticLoss on_held = critic_loss(held, fake, monitor_rng_);
+  r.heldout_critic_loss = on_held.loss.item<double>();
+  r.heldout_wasserstein_estimate = on_held.wasserstein.item<double>();
 
   // Gradient norms of D at real, fake and interpolated points (the penalty's x̂).
   std::vector<std::int64_t> eps_shape(static_cast<std::size_t>(real.dim()), 1);

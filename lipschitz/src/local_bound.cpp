@@ -15,7 +15,6 @@ namespace {
 
 using Vector = Eigen::VectorXd;
 constexpr double kEps = std::numeric_limits<double>::epsilon();
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -76,9 +76,13 @@ class Trainer {
   Generator& generator() { return generator_; }
 
  private:
-  /// The objective's critic loss on one batch; its penalty and W estimate through the pointers.
-  at::Tensor critic_loss(const at::Tensor& real, const at::Tensor& fake, at::Generator& rng,
-                         at::Tensor* penalty, at::Tensor* wasserstein);
+  /// The critic's objective on one batch, with the parts that are logged.
+  struct CriticLoss {
+    at::Tensor loss;         ///< what the critic minimises (penalty included)
+    at::Tensor penalty;      ///< λ·E(‖∇D(x̂)‖ − 1)² for WGAN-GP, 0 otherwise
+    at::Tensor wasserstein;  ///< E D(real) − E D(fake), the critic's W estimate
+  };
+  CriticLoss critic_loss(const at::Tensor& real, const at::Tensor& fake, at::Generator& rng);
   at::Tensor latent(std::int64_t n, at::Generator& generator) const;
   /// A batch from the generator, or real data + N(0, 1) noise for a fixed generator.
   at::Tensor fake_batch(std::int64_t n, at::Generator& generator);
