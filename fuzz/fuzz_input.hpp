@@ -16,44 +16,32 @@
 #include <typeinfo>
 #include <vector>
 
-#include <unistd.h>
+#include "../tests/temp_dir.hpp"
 
 namespace lipschitz::fuzz {
 
 /// A directory of this process's own (fuzzers run in parallel), emptied for every input.
 class Scratch {
  public:
-  Scratch()
-      : dir_(std::filesystem::temp_directory_path() /
-             ("lipschitz-fuzz-" + std::to_string(::getpid()))) {
-    std::filesystem::create_directories(dir_);
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
   /// Removes everything the previous input left, and returns the directory.
   std::string reset() {
-    for (const auto& entry : std::filesystem::directory_iterator(dir_))
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path()))
       std::filesystem::remove_all(entry.path());
-    return dir_.string();
+    return dir_.str();
   }
   /// Writes `bytes` to DIR/name (name may hold one subdirectory) and returns the path.
   std::string write(const std::string& name, std::string_view bytes) const {
-    const std::filesystem::path path = dir_ / name;
+    const std::filesystem::path path = dir_.path() / name;
     std::filesystem::create_directories(path.parent_path());
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out) std::abort();  // the fuzzer's own disk, not the reader under test
     return path.string();
   }
-  std::string dir() const { return dir_.string(); }
+  std::string dir() const { return dir_.str(); }
 
  private:
-  std::filesystem::path dir_;
+  lipschitz::testing::TempDir dir_{"fuzz"};
 };
 
 inline Scratch& scratch() {
@@ -94,6 +82,13 @@ class Input {
   std::string_view rest_;
 };
 
+/// Set by the replay driver for the seed corpus: those inputs are valid files, and a reader
+/// that rejects one has regressed (a clean error is not enough there).
+inline bool& must_accept() {
+  static bool accept = false;
+  return accept;
+}
+
 [[noreturn]] inline void fail(const std::string& what) {
   std::fprintf(stderr, "fuzz: %s\n", what.c_str());
   std::abort();  // libFuzzer saves the input as a crash
@@ -109,6 +104,7 @@ template <class Read>
 void expect_clean(Read&& read, const std::string& must_name = {}) {
   const auto check_message = [&](const char* what) {
     if (std::getenv("FUZZ_VERBOSE")) std::fprintf(stderr, "  rejected: %s\n", what);
+    if (must_accept()) fail(std::string("a valid seed was rejected: ") + what);
     if (std::string_view(what).empty()) fail("an error with an empty message");
     if (!must_name.empty() && std::string_view(what).find(must_name) == std::string_view::npos)
       fail(std::string("the message does not name ") + must_name + ": " + what);

@@ -17,37 +17,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Input in(data, size);
   const std::uint8_t control = in.byte();
   const std::string dir = scratch().reset();
+  // One file at `name`, read by `read` from its path.
+  const auto one_file = [&](const char* name, auto read) {
+    const std::string path = scratch().write(name, in.rest());
+    expect_clean([&] { read(path); }, path);
+  };
   switch (control % 7) {
     case 0: {
       const std::string line(in.rest());
       expect_clean([&] { view::parse_record(line); });
       break;
     }
-    case 1: {
-      const std::string path = scratch().write("metrics.jsonl", in.rest());
-      expect_clean([&] { view::read_metrics(path); }, path);
+    case 1: one_file("metrics.jsonl", [](const std::string& p) { view::read_metrics(p); }); break;
+    case 2: one_file("config.json", [](const std::string& p) { view::read_config(p); }); break;
+    case 3: one_file("summary.json", [](const std::string& p) { view::read_summary(p); }); break;
+    case 4:
+      one_file("samples/surface_step_10.json", [](const std::string& p) { view::read_surface(p); });
       break;
-    }
-    case 2: {
-      const std::string path = scratch().write("config.json", in.rest());
-      expect_clean([&] { view::read_config(path); }, path);
-      break;
-    }
-    case 3: {
-      const std::string path = scratch().write("summary.json", in.rest());
-      expect_clean([&] { view::read_summary(path); }, path);
-      break;
-    }
-    case 4: {
-      const std::string path = scratch().write("samples/surface_step_10.json", in.rest());
-      expect_clean([&] { view::read_surface(path); }, path);
-      break;
-    }
-    case 5: {
-      const std::string path = scratch().write("eval_step_10.json", in.rest());
-      expect_clean([&] { view::read_eval(path, 10); }, path);
-      break;
-    }
+    case 5: one_file("eval_step_10.json", [](const std::string& p) { view::read_eval(p, 10); }); break;
     default: {
       // A run directory: config.json, metrics.jsonl, summary.json and a surface, from parts.
       scratch().write("run/config.json", in.part());
