@@ -233,6 +233,13 @@ class Loop {
   std::string last_record_ = "(no record yet)";
 };
 
+/// A run killed mid-write leaves the temporary files of its atomic writes behind; the process
+/// that continues the directory removes them.
+void remove_temporaries(const std::string& dir) {
+  detail::remove_abandoned_temporaries(dir);
+  detail::remove_abandoned_temporaries(dir + "/samples");
+}
+
 void write_summary(const std::string& dir, const RunSummary& s) {
   std::ostringstream out;
   JsonWriter j(out);
@@ -273,6 +280,7 @@ RunSummary start_training(const TrainOptions& options, const RunOptions& run) {
                                 "another --out (nothing was changed)");
   Trainer trainer(options);
   make_directory(run.out_dir);
+  remove_temporaries(run.out_dir);
   detail::replace_file_with_text(run.out_dir + "/config.json",
                                  config_json(options, trainer.data().description()));
   if (run.log)
@@ -296,6 +304,7 @@ RunSummary resume_training(const RunOptions& run, std::int64_t steps) {
   if (steps > 0) options.steps = steps;
   Trainer trainer(options);
   trainer.load_checkpoint(checkpoint);
+  remove_temporaries(run.out_dir);
   if (trainer.steps_done() > options.steps)
     throw std::invalid_argument("--steps " + std::to_string(options.steps) +
                                 " is below the checkpoint's step " +

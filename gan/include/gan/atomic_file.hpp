@@ -15,4 +15,10 @@ void replace_file(const std::string& path, const std::function<void(const std::s
 /// replace_file() with `text` as the content; write failures name the file.
 void replace_file_with_text(const std::string& path, const std::string& text);
 
+/// Removes the temporary files that replace_file() (and the PNG writer, which names its files
+/// alike: `NAME.tmp-PID-N`) left in `directory` when their process was killed mid-write
+/// (SIGKILL, power loss). Files of a process that is still alive are kept; a missing
+/// directory is not an error. Returns the number of files removed.
+int remove_abandoned_temporaries(const std::string& directory);
+
 }  // namespace lipschitz::gan::detail
